@@ -1,0 +1,1 @@
+"""Store: SQLAlchemy 2 models and the queries the service needs."""

@@ -1,0 +1,197 @@
+"""SQLAlchemy 2 typed ORM tables. Times are stored in UTC (UTCDateTime), enums as their values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum as PyEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every engine (SQLite drops offsets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_type(cls: type[PyEnum]) -> Enum:
+    return Enum(cls, native_enum=False, values_callable=lambda e: [m.value for m in e], length=32,
+                validate_strings=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        TargetState: enum_type(TargetState),
+        SendState: enum_type(SendState),
+        MessageKind: enum_type(MessageKind),
+        Answer: enum_type(Answer),
+        MatchMethod: enum_type(MatchMethod),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    plan_hash: Mapped[str] = mapped_column(String(64))       # sha256 of config + templates + targets
+    waves: Mapped[int] = mapped_column(Integer)              # 1 + number of reminders
+    close_after_s: Mapped[int] = mapped_column(Integer)
+    keep_bodies: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    launched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_pass_at: Mapped[datetime | None]                    # wall clock of the last finished pass
+
+
+class Target(Base):
+    __tablename__ = "target"
+    __table_args__ = (UniqueConstraint("campaign_id", "email", name="uq_target_campaign_email"),
+                      Index("ix_target_campaign_state", "campaign_id", "state"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))          # lowercased, as matched
+    address: Mapped[str] = mapped_column(String(320))        # as written in the CSV (sent to)
+    line: Mapped[int] = mapped_column(Integer)               # line number in the targets file
+    fields: Mapped[dict[str, Any]]                           # every CSV column, for templates and --by
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # unguessable, in Message-IDs
+    state: Mapped[TargetState] = mapped_column(default=TargetState.PENDING)
+    state_changed_at: Mapped[datetime | None]                # campaign clock
+    answer: Mapped[Answer | None]                            # automatic answer of the deciding reply
+    answer_override: Mapped[Answer | None]                   # a person's correction (review)
+    answered_at: Mapped[datetime | None]                     # received time of the deciding reply
+    deciding_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_message.id", ondelete="SET NULL", use_alter=True))
+    out_of_office_until: Mapped[datetime | None]
+
+
+class Send(Base):
+    __tablename__ = "send"
+    __table_args__ = (UniqueConstraint("target_id", "wave", name="uq_send_target_wave"),
+                      Index("ix_send_campaign_state_due", "campaign_id", "state", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"))
+    wave: Mapped[int] = mapped_column(Integer)               # 0 initial, 1.. reminders
+    due_at: Mapped[datetime]                                 # campaign clock; also the retry time
+    planned_at: Mapped[datetime]                             # the due time launch planned
+    state: Mapped[SendState] = mapped_column(default=SendState.SCHEDULED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]                # wall clock
+    message_id: Mapped[str | None] = mapped_column(String(250), unique=True)  # with <>
+    sent_at: Mapped[datetime | None]                         # campaign clock
+    smtp_reply: Mapped[str | None] = mapped_column(Text)     # the server's final reply line
+    last_error: Mapped[str | None] = mapped_column(Text)
+    resolved_note: Mapped[str | None] = mapped_column(Text)  # how a person resolved an uncertain send
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "mailbox", "uidvalidity", "uid", name="uq_inbound_uid"),
+        UniqueConstraint("campaign_id", "message_id_header", "raw_sha256", name="uq_inbound_content"),
+        Index("ix_inbound_campaign_target", "campaign_id", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    mailbox: Mapped[str] = mapped_column(String(400))        # "user@host/INBOX" or "import:PATH"
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    message_id_header: Mapped[str] = mapped_column(String(250), default="")  # "" when absent
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)   # None when keep_bodies = false
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]                            # INTERNALDATE (or Date, or import time)
+    date_header: Mapped[datetime | None]
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[MessageKind]
+    answer: Mapped[Answer | None]
+    opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    new_text: Mapped[str] = mapped_column(Text, default="")
+    reasons: Mapped[list[str]]
+    details: Mapped[dict[str, Any]]                          # failed recipients, return date, status...
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("target.id", ondelete="SET NULL"))
+    match_method: Mapped[MatchMethod | None]
+    override_answer: Mapped[Answer | None]
+    override_by: Mapped[str | None] = mapped_column(String(200))
+    override_at: Mapped[datetime | None]
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxCursor(Base):
+    __tablename__ = "mailbox_cursor"
+    __table_args__ = (UniqueConstraint("campaign_id", "mailbox", name="uq_cursor_campaign_mailbox"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    mailbox: Mapped[str] = mapped_column(String(400))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suppression(Base):
+    """Addresses that asked to be left alone: honoured by every campaign in the database."""
+
+    __tablename__ = "suppression"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
