@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.smtp_server",
     "tests.fixtures.dovecot",
+    "tests.fixtures.campaign",
 ]

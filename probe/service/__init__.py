@@ -1,1 +1,1 @@
-"""probe.service"""
+"""Service: the passes (launch, poll, dispatch, tick) and the daemon, wired from the settings."""

@@ -1,0 +1,118 @@
+"""`probe run`: the same pass as `probe tick`, driven by APScheduler 3.x, woken by IMAP IDLE.
+
+APScheduler is only a ticker (memory job store): the database is the record of what is due, so a
+restart loses nothing. On SIGINT/SIGTERM the daemon stops scheduling, lets the pass in progress
+finish (its sends are recorded), then exits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from probe.errors import InputError, MailServerError, ProbeError
+from probe.service.clock import Clock
+from probe.service.tick import run_pass
+
+if TYPE_CHECKING:
+    from probe.service.wiring import Service
+
+log = logging.getLogger("probe.daemon")
+
+MIN_INTERVAL_S = 0.2
+MAX_BACKOFF_S = 60.0
+IDLE_RENEW_S = 25 * 60   # RFC 2177: re-issue IDLE before the server's 30-minute limit
+
+
+class Daemon:
+    def __init__(self, service: Service, clock: Clock) -> None:
+        self.service = service
+        self.clock = clock
+        self.stop_event = asyncio.Event()
+        self.passes = 0
+        self.failure: ProbeError | None = None
+        self._lock = asyncio.Lock()
+
+    async def one_pass(self) -> None:
+        if self.stop_event.is_set():
+            return
+        async with self._lock:
+            if self.stop_event.is_set():
+                return
+            try:
+                await run_pass(self.service, self.clock.now())
+                self.passes += 1
+            except InputError as exc:   # bad config or a changed plan: nothing will fix itself
+                self.failure = exc
+                self.stop_event.set()
+            except MailServerError as exc:
+                log.error("pass failed, will try again at the next one: %s", exc)
+
+    async def watch_mailbox(self) -> None:
+        """Wake a pass as soon as the server announces a new message (IDLE), else every poll_every."""
+        from probe.adapters.imap import ImapMailbox
+
+        account = self.service.imap_account()
+        settings = self.service.settings.imap
+        if account is None or settings is None:
+            return
+        wait_s = max(min(self.clock.real_seconds(settings.poll_every), IDLE_RENEW_S), MIN_INTERVAL_S)
+        backoff = 1.0
+        mailbox = ImapMailbox(account)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    await mailbox.connect()
+                    backoff = 1.0
+                    while not self.stop_event.is_set():
+                        await mailbox.wait_for_news(wait_s)
+                        await self.one_pass()
+                except MailServerError as exc:
+                    log.warning("mailbox watch: %s; reconnecting in %.0f s", exc, backoff)
+                    try:
+                        await asyncio.wait_for(self.stop_event.wait(), backoff)
+                    except TimeoutError:
+                        pass
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+        finally:
+            await mailbox.close()
+
+    def request_stop(self) -> None:
+        log.info("stopping: the sends in flight finish and are recorded first")
+        self.service.stopping = True
+        self.stop_event.set()
+
+    async def run(self, *, install_signals: bool = True) -> int:
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.request_stop)
+        interval = max(self.clock.real_seconds(self.service.settings.schedule.tick_every), MIN_INTERVAL_S)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(self.one_pass, "interval", seconds=interval, id="pass", max_instances=1,
+                          coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        watcher = asyncio.create_task(self.watch_mailbox())
+        log.info("daemon running: a pass every %.1f s (campaign %s)", interval, self.service.name)
+        try:
+            await self.stop_event.wait()
+        finally:
+            scheduler.pause()
+            async with self._lock:   # the pass in progress finishes and records its sends
+                pass
+            watcher.cancel()
+            try:
+                await watcher
+            except (asyncio.CancelledError, ProbeError):
+                pass
+            scheduler.shutdown(wait=False)
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        if self.failure is not None:
+            raise self.failure
+        return 0

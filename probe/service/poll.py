@@ -1,0 +1,191 @@
+"""One mailbox pass: fetch what is new → parse → classify → match → store → apply to the target.
+
+The same ingest path serves IMAP polling and `probe import` (mbox, maildir, .eml), so a message is
+read the same way wherever it comes from. A message is stored once; what matches no target is kept
+and listed, never dropped."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from probe.core.classify import classify_bytes
+from probe.core.matching import match_candidates
+from probe.core.model import Classification, MatchMethod, MessageKind
+from probe.core.planning import localize
+from probe.store.inbox import (
+    InboundRecord,
+    get_cursor,
+    insert_inbound,
+    mark_answered,
+    mark_bounced,
+    mark_opted_out,
+    set_cursor,
+    set_out_of_office,
+    target_by_email,
+    target_by_message_id,
+    target_by_token,
+)
+from probe.store.sends import defer_sends
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from probe.core.message import ParsedMessage
+    from probe.service.wiring import Service
+
+log = logging.getLogger("probe.poll")
+
+
+@dataclass
+class Ingested:
+    row_id: int
+    kind: MessageKind
+    answer: str | None
+    target_id: int | None
+    method: MatchMethod | None
+    sender: str
+
+
+@dataclass
+class PollResult:
+    new_messages: int = 0
+    duplicates: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    unmatched: int = 0
+    replies: list[Ingested] = field(default_factory=list)
+
+    def add(self, item: Ingested | None) -> None:
+        if item is None:
+            self.duplicates += 1
+            return
+        self.new_messages += 1
+        self.kinds[item.kind.value] += 1
+        self.unmatched += item.target_id is None
+        self.replies.append(item)
+
+
+async def find_target(session: AsyncSession, campaign_id: int, parsed: ParsedMessage,
+                      verdict: Classification) -> tuple[int | None, MatchMethod | None]:
+    candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
+                                  to_addrs=parsed.to_addrs, from_addr=parsed.from_addr,
+                                  classification=verdict)
+    for candidate in candidates:
+        if candidate.key == "token":
+            target_id = await target_by_token(session, campaign_id, candidate.value)
+        else:
+            target_id = await target_by_email(session, campaign_id, candidate.value)
+        if target_id is not None:
+            return target_id, candidate.method
+    # A relay that rewrote our Message-ID (e.g. SES) is still named in the reply's headers.
+    for mid in (parsed.in_reply_to, *parsed.references):
+        if mid:
+            target_id = await target_by_message_id(session, campaign_id, mid.strip())
+            if target_id is not None:
+                return target_id, MatchMethod.IN_REPLY_TO
+    return None, None
+
+
+def _return_datetime(service: Service, verdict: Classification) -> datetime | None:
+    if verdict.return_date is None:
+        return None
+    # Back in the office at the start of that working day, campaign time.
+    return localize(datetime.combine(verdict.return_date, time(9, 0)), service.settings.campaign.zone)
+
+
+async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int | None, uid: int | None,
+                 received_at: datetime | None, now: datetime) -> Ingested | None:
+    """Store one raw message and apply what it means; None when it was already stored."""
+    campaign_id = service.require_campaign()
+    parsed, verdict = classify_bytes(raw, service.words)
+    received = received_at or parsed.date or now
+    details: dict[str, object] = {
+        "failed_recipients": list(verdict.failed_recipients),
+        "original_message_ids": list(verdict.original_message_ids),
+        "return_date": verdict.return_date.isoformat() if verdict.return_date else None,
+        "status": verdict.status,
+        "parse_error": parsed.parse_error,
+        **verdict.extra,
+    }
+    keep = service.settings.campaign.keep_bodies
+    async with service.sessions() as session, session.begin():
+        target_id, method = await find_target(session, campaign_id, parsed, verdict)
+        record = InboundRecord(
+            mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
+            message_id_header=parsed.message_id[:250], raw_sha256=hashlib.sha256(raw).hexdigest(),
+            raw=raw if keep else None, size=len(raw), received_at=received, date_header=parsed.date,
+            sender=parsed.from_addr[:320], subject=parsed.subject, kind=verdict.kind, answer=verdict.answer,
+            opt_out=verdict.opt_out, new_text=verdict.new_text if keep else verdict.new_text[:500],
+            reasons=list(verdict.reasons), details=details, target_id=target_id, match_method=method)
+        row_id = await insert_inbound(session, campaign_id, record)
+        if row_id is None:
+            return None
+        if target_id is not None:
+            await apply_effect(service, session, target_id, row_id, parsed, verdict, received, now)
+    log.info("message kind=%s answer=%s matched=%s sender=%s", verdict.kind, verdict.answer,
+             method or "no", parsed.from_addr)
+    return Ingested(row_id, verdict.kind, verdict.answer, target_id, method, parsed.from_addr)
+
+
+async def apply_effect(service: Service, session: AsyncSession, target_id: int, row_id: int,
+                       parsed: ParsedMessage, verdict: Classification, received: datetime,
+                       now: datetime) -> None:
+    campaign_id = service.require_campaign()
+    if verdict.kind is MessageKind.HUMAN_REPLY and verdict.opt_out:
+        await mark_opted_out(session, target_id=target_id, email=parsed.from_addr, campaign_id=campaign_id,
+                             now=now)
+    elif verdict.kind is MessageKind.HUMAN_REPLY and verdict.answer is not None:
+        await mark_answered(session, target_id=target_id, answer=verdict.answer, message_row_id=row_id,
+                            received_at=received, now=now)
+    elif verdict.kind is MessageKind.BOUNCE:
+        await mark_bounced(session, target_id=target_id, now=now)
+    elif verdict.kind is MessageKind.AUTO_REPLY:
+        until = _return_datetime(service, verdict)
+        if until is not None and until > received:
+            await set_out_of_office(session, target_id=target_id, until=until)
+            if service.settings.schedule.defer_after_out_of_office:
+                await defer_sends(session, target_id=target_id, until=until)
+
+
+async def poll(service: Service, now: datetime) -> PollResult:
+    """Fetch every message that arrived since the cursor, batch by batch, advancing the cursor."""
+    result = PollResult()
+    account = service.imap_account()
+    if account is None:
+        return result
+    from probe.adapters.imap import ImapMailbox
+
+    campaign_id = service.require_campaign()
+    key = service.mailbox_key()
+    cursor = await get_cursor(service.sessions, campaign_id, key)
+    known_validity, last_uid = cursor if cursor else (None, 0)
+    async with ImapMailbox(account) as mailbox:
+        async for state, batch in mailbox.fetch_new(last_uid if cursor else 0, known_validity):
+            if known_validity is not None and state.uidvalidity != known_validity:
+                log.warning("%s: UIDVALIDITY changed (%s → %s): reading the folder again, without "
+                            "duplicates", key, known_validity, state.uidvalidity)
+                known_validity, last_uid = state.uidvalidity, 0
+            for message in batch:
+                result.add(await ingest(service, message.raw, mailbox=key, uidvalidity=state.uidvalidity,
+                                        uid=message.uid, received_at=message.internaldate, now=now))
+                last_uid = max(last_uid, message.uid)
+            known_validity = state.uidvalidity
+            await set_cursor(service.sessions, campaign_id, key, state.uidvalidity, last_uid)
+    return result
+
+
+async def import_files(service: Service, path: Path, now: datetime) -> PollResult:
+    """`probe import`: the same ingest path for an mbox, a maildir or .eml files."""
+    from probe.adapters.mailfiles import iter_mail_files
+
+    result = PollResult()
+    for item in iter_mail_files(path):
+        result.add(await ingest(service, item.raw, mailbox=f"import:{item.source}", uidvalidity=None,
+                                uid=None, received_at=item.received_at, now=now))
+    return result
+

@@ -1,0 +1,75 @@
+"""One pass = poll, then dispatch, then close what has gone silent: the unit cron and the daemon run.
+
+Poll comes first so that a reply that arrived overnight cancels the morning reminder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from probe.service.dispatch import DispatchResult, dispatch
+from probe.service.poll import PollResult, poll
+from probe.service.validate import check_secrets
+from probe.store.campaigns import record_pass
+from probe.store.inbox import close_silent_targets
+
+if TYPE_CHECKING:
+    from probe.service.wiring import Service
+
+log = logging.getLogger("probe.tick")
+
+
+@dataclass
+class PassResult:
+    now: datetime
+    polled: PollResult = field(default_factory=PollResult)
+    dispatched: DispatchResult = field(default_factory=DispatchResult)
+    closed: int = 0
+
+    @property
+    def new_messages(self) -> int:
+        return self.polled.new_messages
+
+    @property
+    def sent(self) -> int:
+        return self.dispatched.sent
+
+    @property
+    def retried(self) -> int:
+        return self.dispatched.retried
+
+    @property
+    def failed(self) -> int:
+        return self.dispatched.failed
+
+    @property
+    def cancelled(self) -> int:
+        return self.dispatched.cancelled
+
+    @property
+    def replies(self) -> list[tuple[str, str, str | None]]:
+        return [(r.sender, r.kind.value, r.answer) for r in self.polled.replies]
+
+    def summary(self) -> str:
+        d, p = self.dispatched, self.polled
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds.items())) or "none"
+        return (f"pass at {self.now.isoformat(timespec='minutes')}: {p.new_messages} new messages ({kinds}; "
+                f"{p.unmatched} unmatched), sent {d.sent}, retry {d.retried}, failed {d.failed}, "
+                f"uncertain {d.uncertain + d.found_uncertain}, cancelled {d.cancelled}, closed {self.closed}")
+
+
+async def run_pass(service: Service, now: datetime, *, do_poll: bool = True) -> PassResult:
+    campaign_id = service.require_campaign()
+    check_secrets(service.settings)   # a missing password is exit 2 before any connection
+    result = PassResult(now)
+    if do_poll:
+        result.polled = await poll(service, now)
+    result.dispatched = await dispatch(service, now)
+    result.closed = await close_silent_targets(
+        service.sessions, campaign_id=campaign_id, now=now,
+        close_after_s=int(service.settings.schedule.close_after.total_seconds()))
+    await record_pass(service.sessions, campaign_id, service.wall_clock())
+    log.info("%s", result.summary())
+    return result

@@ -1,0 +1,141 @@
+"""Composition root: settings → database, templates, mail accounts, and the passes that use them.
+
+The CLI, the daemon, the demo and the tests all go through `open_service`, so they run the same
+code against whatever servers the settings name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from probe.adapters.smtp import SmtpAccount
+from probe.adapters.templates import TemplateSet, load_templates
+from probe.config import Settings, compute_plan_hash, read_secret
+from probe.core.answers import AnswerWords
+from probe.errors import InputError, PlanChangedError
+from probe.store.campaigns import get_campaign
+from probe.store.engine import check_schema, make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from probe.adapters.imap import ImapAccount
+
+log = logging.getLogger("probe.service")
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def process_owner() -> str:
+    """Names this process in leases, so a later pass on this host can tell it died."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    campaign_id: int | None = None
+    wall_clock: Callable[[], datetime] = wall_clock
+    #: Set by the daemon on SIGTERM: the pass in progress finishes its in-flight sends, claims no more.
+    stopping: bool = False
+    _templates: TemplateSet | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.settings.campaign.name
+
+    @property
+    def templates(self) -> TemplateSet:
+        if self._templates is None:
+            self._templates = load_templates(self.settings)
+        return self._templates
+
+    @property
+    def words(self) -> AnswerWords:
+        a = self.settings.answers
+        return AnswerWords.with_extra(yes=tuple(a.yes), no=tuple(a.no), opt_out=tuple(a.opt_out),
+                                      use_defaults=a.use_defaults)
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.settings.campaign.message_id_domain
+
+    def smtp_account(self) -> SmtpAccount:
+        s = self.settings.smtp
+        password = read_secret(s.password_env, file=str(self.settings.path), field="smtp.password_env")
+        return SmtpAccount(host=s.host, port=s.port, security=s.security, username=s.username,
+                           password=password, tls_verify=s.tls_verify, ca_file=s.ca_file,
+                           timeout_s=s.timeout.total_seconds(), local_hostname=s.local_hostname)
+
+    def imap_account(self) -> ImapAccount | None:
+        i = self.settings.imap
+        if i is None:
+            return None
+        from probe.adapters.imap import ImapAccount
+
+        password = read_secret(i.password_env, file=str(self.settings.path), field="imap.password_env")
+        return ImapAccount(host=i.host, port=i.port, security=i.security, username=i.username or "",
+                           password=password, folder=i.folder, tls_verify=i.tls_verify,
+                           ca_file=i.ca_file, timeout_s=i.timeout.total_seconds())
+
+    def mailbox_key(self) -> str:
+        i = self.settings.imap
+        assert i is not None
+        return f"{i.username or ''}@{i.host}:{i.port}/{i.folder}"
+
+    def require_campaign(self) -> int:
+        if self.campaign_id is None:
+            raise InputError(f"campaign {self.name!r} has not been launched in this database",
+                             file=str(self.settings.path), field="campaign.name",
+                             hint=f"run: probe launch {self.settings.path}")
+        return self.campaign_id
+
+    # The passes, so callers need one import.
+    async def launch(self, now: datetime, *, strict: bool = False):
+        from probe.service.launch import launch
+        return await launch(self, now, strict=strict)
+
+    async def tick(self, now: datetime):
+        from probe.service.tick import run_pass
+        return await run_pass(self, now)
+
+    async def import_path(self, path: Path, now: datetime):
+        from probe.service.poll import import_files
+        return await import_files(self, path, now)
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, *, check_plan: bool = False) -> AsyncIterator[Service]:
+    """Open the campaign's database. With check_plan, the stored plan must match the files on disk
+    (DESIGN.md: tick and run refuse a changed plan until `launch` is run again)."""
+    engine = make_engine(settings.database.url)
+    try:
+        await check_schema(engine)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            campaign = await get_campaign(session, settings.campaign.name)
+        service = Service(settings, engine, sessions, campaign.id if campaign else None)
+        if check_plan:
+            service.require_campaign()
+            assert campaign is not None
+            if compute_plan_hash(settings) != campaign.plan_hash:
+                raise PlanChangedError(
+                    "the config, templates or targets changed since the last launch",
+                    file=str(settings.path),
+                    hint=f"check them with: probe validate {settings.path}; then run: probe launch "
+                         f"{settings.path}")
+        yield service
+    finally:
+        await engine.dispose()

@@ -1,0 +1,77 @@
+"""Tokens and the order in which a message is matched to a target (DESIGN.md "Matching")."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.core.matching import match_candidates
+from probe.core.model import Classification, MatchMethod, MessageKind
+from probe.core.tokens import message_id, new_token, parse_message_id, reply_to_address, subaddress_token, tokens_in
+
+TOKEN = "abcdefghijklmnopqrstuvwx"
+OTHER = "zyxwvutsrqponmlkjihgfedc"
+
+
+def test_tokens_are_unguessable_and_fit_ids_and_addresses():
+    tokens = {new_token() for _ in range(2000)}
+    assert len(tokens) == 2000
+    for token in list(tokens)[:50]:
+        assert len(token) == 24 and token.isalnum() and token == token.lower()
+        assert parse_message_id(message_id(token, 2, "example.org")) == (token, 2)
+        assert subaddress_token(reply_to_address("r+{token}@example.org", token)) == token
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (f"<probe.{TOKEN}.0@example.org>", (TOKEN, 0)),
+    (f"<PROBE.{TOKEN.upper()}.1@EXAMPLE.ORG>", (TOKEN, 1)),   # case folded by a mail system
+    (f"  <probe.{TOKEN}.2@example.org>  ", (TOKEN, 2)),
+    ("<CAF=abc@mail.gmail.com>", None),
+    (f"<probe.{TOKEN[:-1]}.0@example.org>", None),             # a token too short is not ours
+    ("", None),
+])
+def test_parse_message_id(value, expected):
+    assert parse_message_id(value) == expected
+
+
+def test_tokens_in_a_references_header_in_order():
+    refs = f"<a@x> <probe.{TOKEN}.0@d.org>\r\n <probe.{OTHER}.1@d.org>"
+    assert tokens_in(refs) == [(TOKEN, 0), (OTHER, 1)]
+
+
+def human() -> Classification:
+    return Classification(kind=MessageKind.HUMAN_REPLY)
+
+
+def test_in_reply_to_comes_first_then_references_newest_first_then_sender():
+    found = match_candidates(in_reply_to=f"<probe.{TOKEN}.1@d.org>",
+                             references=(f"<probe.{OTHER}.0@d.org>", f"<probe.{TOKEN}.1@d.org>"),
+                             to_addrs=(), from_addr="Colleague@Client.example.com", classification=human())
+    assert [(c.method, c.key, c.value) for c in found] == [
+        (MatchMethod.IN_REPLY_TO, "token", TOKEN),
+        (MatchMethod.IN_REPLY_TO, "token", OTHER),
+        (MatchMethod.SENDER, "email", "colleague@client.example.com"),
+    ]
+
+
+def test_reply_to_subaddress_token():
+    found = match_candidates(in_reply_to="", references=(), to_addrs=(f"redaction+{TOKEN}@en-contact.example",),
+                             from_addr="x@y.example", classification=human())
+    assert found[0].method is MatchMethod.REPLY_TO_TOKEN and found[0].value == TOKEN
+
+
+def test_bounce_uses_the_original_message_id_then_the_failed_recipient():
+    dsn = Classification(kind=MessageKind.BOUNCE, failed_recipients=("Gone@Client.example.com",),
+                         original_message_ids=(f"<probe.{TOKEN}.0@d.org>",))
+    found = match_candidates(in_reply_to="", references=(), to_addrs=(), from_addr="mailer-daemon@mx.example",
+                             classification=dsn)
+    assert [(c.method, c.value) for c in found] == [
+        (MatchMethod.BOUNCE_ORIGINAL, TOKEN),
+        (MatchMethod.BOUNCE_RECIPIENT, "gone@client.example.com"),
+        (MatchMethod.SENDER, "mailer-daemon@mx.example"),
+    ]
+
+
+def test_a_human_reply_never_matches_on_failed_recipients():
+    odd = Classification(kind=MessageKind.HUMAN_REPLY, failed_recipients=("someone@x.example",))
+    found = match_candidates(in_reply_to="", references=(), to_addrs=(), from_addr="", classification=odd)
+    assert found == []
