@@ -36,6 +36,8 @@ class Daemon:
         self.passes = 0
         self.failure: ProbeError | None = None
         self._lock = asyncio.Lock()
+        #: Set while the mailbox watch waits for news (tests and the demo synchronise on it).
+        self.watching = asyncio.Event()
 
     async def one_pass(self) -> None:
         if self.stop_event.is_set():
@@ -69,7 +71,9 @@ class Daemon:
                     await mailbox.connect()
                     backoff = 1.0
                     while not self.stop_event.is_set():
+                        self.watching.set()
                         await mailbox.wait_for_news(wait_s)
+                        self.watching.clear()
                         await self.one_pass()
                 except MailServerError as exc:
                     log.warning("mailbox watch: %s; reconnecting in %.0f s", exc, backoff)
