@@ -136,7 +136,8 @@ async def apply_effect(service: Service, session: AsyncSession, target_id: int, 
                        parsed: ParsedMessage, verdict: Classification, received: datetime,
                        now: datetime) -> None:
     campaign_id = service.require_campaign()
-    if verdict.kind is MessageKind.HUMAN_REPLY and verdict.opt_out:
+    if verdict.opt_out and verdict.kind in (MessageKind.HUMAN_REPLY, MessageKind.UNKNOWN):
+        # A person's "remove me", or their mail client's List-Unsubscribe request.
         await mark_opted_out(session, target_id=target_id, email=parsed.from_addr, campaign_id=campaign_id,
                              now=now)
     elif verdict.kind is MessageKind.HUMAN_REPLY and verdict.answer is not None:

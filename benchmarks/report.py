@@ -1,0 +1,184 @@
+"""Time `probe report --format json` (build_report) on a campaign of 1,000,000 targets.
+
+    .venv/bin/python benchmarks/report.py [--targets N] [--engines sqlite,postgresql] [--by sector]
+
+Seeds a synthetic campaign (tests/fixtures/seed.py:synthetic_chunks: ~3 sends per target, ~39 %
+of targets with a reply) by bulk insert — stdlib sqlite3 executemany for SQLite, COPY for
+PostgreSQL — into a fresh database migrated to head, runs ANALYZE, then times, in the same run:
+
+- baseline: SELECT COUNT(*) FROM target (what a trivial full scan costs on this machine);
+- build_report(by=None) rendered to JSON (the figures of `probe report --format json`);
+- build_report(by="sector") (20 segments), unless --by "".
+
+Peak memory of this process is printed too: it must stay far below the size of the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from probe.report.render import render_json
+from probe.report.summary import build_report
+from probe.store.engine import make_engine, make_sessionmaker, upgrade
+from tests.fixtures.seed import (
+    MESSAGE_COLUMNS,
+    SEND_COLUMNS,
+    T0,
+    TARGET_COLUMNS,
+    create_postgres_database,
+    drop_postgres_database,
+    synthetic_chunks,
+)
+
+NAME = "bench"
+NOW = datetime(2016, 1, 1, tzinfo=UTC)
+
+
+def _campaign_row() -> tuple[object, ...]:
+    return (1, NAME, "Europe/Paris", "0" * 64, 3, 7 * 86400, True, T0, T0)
+
+
+CAMPAIGN_COLUMNS = ("id", "name", "timezone", "plan_hash", "waves", "close_after_s", "keep_bodies",
+                    "created_at", "launched_at")
+
+
+def _sqlite_value(value: object) -> object:
+    # The text form SQLAlchemy's SQLite DateTime writes (UTCDateTime stores naive UTC).
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def seed_sqlite(path: Path, n: int) -> float:
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: random-order unique indexes stay in memory
+    with conn:
+        for table, columns, rows in [("campaign", CAMPAIGN_COLUMNS, [_campaign_row()])]:
+            _sqlite_insert(conn, table, columns, rows)
+        for targets, sends, messages in synthetic_chunks(1, n):
+            _sqlite_insert(conn, "target", TARGET_COLUMNS, targets)
+            _sqlite_insert(conn, "send", SEND_COLUMNS, sends)
+            _sqlite_insert(conn, "inbound_message", MESSAGE_COLUMNS, messages)
+    conn.execute("ANALYZE")
+    conn.close()
+    return time.perf_counter() - started
+
+
+def _sqlite_insert(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list) -> None:
+    sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
+    conn.executemany(sql, ([_sqlite_value(v) for v in row] for row in rows))
+
+
+async def seed_postgresql(url: str, n: int) -> float:
+    import asyncpg
+
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.copy_records_to_table("campaign", records=[_campaign_row()], columns=CAMPAIGN_COLUMNS)
+        for targets, sends, messages in synthetic_chunks(1, n):
+            await conn.copy_records_to_table("target", records=targets, columns=TARGET_COLUMNS)
+            await conn.copy_records_to_table("send", records=sends, columns=SEND_COLUMNS)
+            await conn.copy_records_to_table("inbound_message", records=messages, columns=MESSAGE_COLUMNS)
+        for table in ("campaign", "target", "send", "inbound_message"):
+            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                               f"(SELECT max(id) FROM {table}))")
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def measure(url: str, by: str | None) -> dict[str, float]:
+    engine = make_engine(url)
+    out: dict[str, float] = {}
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as s:
+            started = time.perf_counter()
+            count = (await s.execute(sa.text("SELECT COUNT(*) FROM target"))).scalar_one()
+            out["baseline_count_s"] = time.perf_counter() - started
+            out["targets"] = count
+        async with sessions() as s:
+            started = time.perf_counter()
+            report = await build_report(s, NAME, now=NOW)
+            text = render_json(report)
+            out["report_json_s"] = time.perf_counter() - started
+            out["answered"] = report["answered"]
+            out["json_bytes"] = len(text)
+        if by:
+            async with sessions() as s:
+                started = time.perf_counter()
+                report = await build_report(s, NAME, now=NOW, by=by)
+                out[f"report_by_{by}_s"] = time.perf_counter() - started
+                out["segments"] = len(report["by"][by])
+    finally:
+        await engine.dispose()
+    return out
+
+
+def run_engine(engine: str, n: int, by: str | None, workdir: Path, keep: bool) -> dict[str, float]:
+    if engine == "sqlite":
+        path = workdir / "bench.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        seed_s = seed_sqlite(path, n)
+        result = asyncio.run(measure(url, by))
+        result["db_mb"] = path.stat().st_size / 1e6
+    else:
+        name = f"probe_bench_{uuid.uuid4().hex[:8]}"
+        url = asyncio.run(create_postgres_database(name))
+        try:
+            upgrade(url)
+            seed_s = asyncio.run(seed_postgresql(url, n))
+            result = asyncio.run(measure(url, by))
+        finally:
+            if not keep:
+                asyncio.run(drop_postgres_database(name))
+    result["seed_s"] = seed_s
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--by", default="sector", help='segment field to time too ("" to skip)')
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="probe-bench-") as tmp:
+        workdir = Path(tmp) if not args.keep else Path(tempfile.mkdtemp(prefix="probe-bench-keep-"))
+        for engine in args.engines.split(","):
+            print(f"{engine}: seeding {args.targets:,} targets...", file=sys.stderr, flush=True)
+            results[engine] = run_engine(engine, args.targets, args.by or None, workdir, args.keep)
+            r = results[engine]
+            line = (f"{engine:10s} targets={int(r['targets']):,} seed={r['seed_s']:.1f}s "
+                    f"baseline COUNT(*)={r['baseline_count_s'] * 1000:.0f}ms "
+                    f"report --format json={r['report_json_s']:.2f}s")
+            if args.by:
+                line += f" report --by {args.by}={r[f'report_by_{args.by}_s']:.2f}s ({int(r['segments'])} segments)"
+            print(line, flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"targets": args.targets, "peak_rss_mb": round(peak_mb, 1), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,425 @@
+"""The SQL behind `probe report`: counts, per-wave figures and quantiles computed by the database.
+
+Every function here returns plain dicts and tuples, never ORM rows, and never loads one row per
+target into Python (except the explicitly chunked streams for CSV and export): a report on
+1,000,000 targets is a handful of GROUP BY queries.
+
+A *segment* is the value of one target field (``--by``); without ``--by`` every target is in the
+one segment ``""``. Queries are built over a subquery that carries the segment as a plain column,
+so PostgreSQL never sees the JSON path parameter twice (once in SELECT, once in GROUP BY).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from probe.core.model import Answer, MessageKind, SendState, TargetState
+from probe.core.stats import interpolate, quantile_position
+from probe.store.tables import Campaign, InboundMessage, Send, Target
+
+ALL = ""  # the segment of every target when there is no --by
+QUANTILES = (0.5, 0.9)
+ANSWERING_STATES = (TargetState.ANSWERED.value, TargetState.OPTED_OUT.value)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
+    """later - earlier in seconds, as a float, on each engine."""
+    if dialect == "sqlite":
+        # SQLite stores UTCDateTime as ISO text; julianday() reads it at ~50 µs precision.
+        return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    return sa.cast(sa.extract("epoch", later - earlier), sa.Float)
+
+
+def epoch_seconds(dialect: str, when: Any) -> ColumnElement[float]:
+    if dialect == "sqlite":
+        return (sa.func.julianday(when) - 2440587.5) * 86400.0
+    return sa.cast(sa.extract("epoch", when), sa.Float)
+
+
+def effective_answer() -> ColumnElement[str]:
+    """The answer a report counts: a person's override first; an opt-out is a "no"."""
+    return sa.case(
+        (Target.answer_override.is_not(None), sa.cast(Target.answer_override, sa.String)),
+        (Target.state == TargetState.OPTED_OUT, sa.literal_column("'no'", sa.String)),
+        (Target.answer.is_not(None), sa.cast(Target.answer, sa.String)),
+        else_=sa.literal_column("'unclear'", sa.String),
+    )
+
+
+def segment_of(by: str | None) -> ColumnElement[str]:
+    if by is None:
+        return sa.literal_column("''", sa.String)
+    return sa.func.coalesce(Target.fields[by].as_string(), sa.literal_column("''", sa.String))
+
+
+async def get_campaign(session: AsyncSession, name: str) -> Campaign | None:
+    return (await session.execute(sa.select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
+
+
+async def field_names(session: AsyncSession, campaign_id: int) -> list[str]:
+    """The target fields (CSV columns), read from the first target: one file, one set of columns."""
+    fields = (await session.execute(
+        sa.select(Target.fields).where(Target.campaign_id == campaign_id).order_by(Target.id).limit(1)
+    )).scalar_one_or_none()
+    return list(fields or {})
+
+
+def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+async def target_figures(session: AsyncSession, campaign_id: int, by: str | None) -> dict[str, dict[str, int]]:
+    """Per segment: targets, states, answers, and targets that sent only automatic replies."""
+    base = (
+        sa.select(
+            segment_of(by).label("seg"),
+            sa.cast(Target.state, sa.String).label("state"),
+            effective_answer().label("answer"),
+        )
+        .where(Target.campaign_id == campaign_id)
+        .subquery("base")
+    )
+    answering = base.c.state.in_(ANSWERING_STATES)
+    columns: dict[str, ColumnElement[int]] = {
+        "targets": sa.func.count(),
+        "bounced": _ones(base.c.state == TargetState.BOUNCED.value),
+        "opted_out": _ones(base.c.state == TargetState.OPTED_OUT.value),
+        "answered": _ones(answering),
+        "pending": _ones(base.c.state == TargetState.PENDING.value),
+        "contacted": _ones(base.c.state == TargetState.CONTACTED.value),
+        "closed": _ones(base.c.state == TargetState.CLOSED.value),
+    }
+    for answer in Answer:
+        columns[answer.value] = _ones(sa.and_(answering, base.c.answer == answer.value))
+    stmt = sa.select(base.c.seg, *(c.label(k) for k, c in columns.items())).group_by(base.c.seg)
+    out: dict[str, dict[str, int]] = {}
+    for row in (await session.execute(stmt)).mappings():
+        out[row["seg"]] = {k: int(row[k]) for k in columns} | {"auto_replies": 0, "auto_reply_messages": 0}
+    # Auto-replies are few: count them from the messages, not by joining every target.
+    auto = (
+        sa.select(segment_of(by).label("seg"), InboundMessage.target_id.label("target_id"),
+                  sa.cast(Target.state, sa.String).label("state"))
+        .join(Target, Target.id == InboundMessage.target_id)
+        .where(InboundMessage.campaign_id == campaign_id, InboundMessage.kind == MessageKind.AUTO_REPLY)
+        .subquery("auto")
+    )
+    silent = sa.case((auto.c.state.not_in(ANSWERING_STATES), auto.c.target_id))
+    stmt = (sa.select(auto.c.seg, sa.func.count(sa.distinct(silent)), sa.func.count())
+            .group_by(auto.c.seg))
+    for seg, targets, messages in await session.execute(stmt):
+        if seg in out:
+            out[seg].update(auto_replies=int(targets), auto_reply_messages=int(messages))
+    return out
+
+
+async def send_figures(session: AsyncSession, campaign_id: int,
+                       by: str | None) -> dict[str, dict[tuple[int, str], int]]:
+    """Per segment: number of sends by (wave, state)."""
+    if by is None:
+        stmt = (sa.select(sa.literal_column("''", sa.String), Send.wave, sa.cast(Send.state, sa.String),
+                          sa.func.count())
+                .where(Send.campaign_id == campaign_id).group_by(Send.wave, Send.state))
+    else:
+        base = (
+            sa.select(segment_of(by).label("seg"), Send.wave.label("wave"),
+                      sa.cast(Send.state, sa.String).label("state"))
+            .join(Target, Target.id == Send.target_id)
+            .where(Send.campaign_id == campaign_id)
+            .subquery("base")
+        )
+        stmt = (sa.select(base.c.seg, base.c.wave, base.c.state, sa.func.count().label("n"))
+                .group_by(base.c.seg, base.c.wave, base.c.state))
+    out: dict[str, dict[tuple[int, str], int]] = {}
+    for seg, wave, state, n in await session.execute(stmt):
+        out.setdefault(seg, {})[(int(wave), state)] = int(n)
+    return out
+
+
+def _answer_facts(dialect: str, campaign_id: int, by: str | None) -> sa.Select[Any]:
+    """One row per answering target: its segment, the wave it answered after, and two durations.
+
+    The wave is the last one sent at or before the answer (0 when none was, e.g. an answer to a
+    send whose outcome was never recorded); durations run from the first send and from the last
+    send before the answer.
+    """
+    sent_before = sa.and_(Send.sent_at.is_not(None), Send.sent_at <= Target.answered_at)
+    inner = (
+        sa.select(
+            Target.id.label("target_id"),
+            segment_of(by).label("seg"),
+            Target.answered_at.label("answered_at"),
+            sa.func.min(Send.sent_at).label("first_sent"),
+            sa.func.max(sa.case((sent_before, Send.sent_at))).label("last_sent"),
+            sa.func.max(sa.case((sent_before, Send.wave))).label("wave"),
+        )
+        .select_from(Target)
+        .outerjoin(Send, sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT))
+        .where(Target.campaign_id == campaign_id, Target.state.in_(ANSWERING_STATES),
+               Target.answered_at.is_not(None))
+        .group_by(Target.id)
+        .subquery("inner")
+    )
+    return sa.select(
+        inner.c.seg,
+        sa.func.coalesce(inner.c.wave, 0).label("wave"),
+        seconds_between(dialect, inner.c.answered_at, inner.c.first_sent).label("to_answer"),
+        seconds_between(dialect, inner.c.answered_at, inner.c.last_sent).label("since_last"),
+    )
+
+
+@asynccontextmanager
+async def answer_facts(session: AsyncSession, campaign_id: int, by: str | None) -> AsyncIterator[sa.Table]:
+    """The answering targets' facts (segment, wave, durations) in a temporary table, computed once
+    (the join of targets and sends is the costly part) and read by answered_by_wave and
+    duration_quantiles; dropped on exit."""
+    table = sa.Table(
+        f"probe_facts_{uuid.uuid4().hex[:12]}", sa.MetaData(),
+        sa.Column("seg", sa.String), sa.Column("wave", sa.Integer),
+        sa.Column("to_answer", sa.Float), sa.Column("since_last", sa.Float),
+        prefixes=["TEMPORARY"],
+    )
+    conn = await session.connection()
+    await conn.run_sync(table.create)
+    try:
+        await session.execute(table.insert().from_select(
+            ["seg", "wave", "to_answer", "since_last"], _answer_facts(dialect_name(session), campaign_id, by)))
+        yield table
+    finally:
+        await conn.run_sync(table.drop)
+
+
+async def answered_by_wave(session: AsyncSession, facts: sa.Table) -> dict[str, dict[int, int]]:
+    stmt = sa.select(facts.c.seg, facts.c.wave, sa.func.count()).group_by(facts.c.seg, facts.c.wave)
+    out: dict[str, dict[int, int]] = {}
+    for seg, wave, n in await session.execute(stmt):
+        out.setdefault(seg, {})[int(wave)] = int(n)
+    return out
+
+
+async def duration_quantiles(session: AsyncSession,
+                             facts: sa.Table) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per segment: {"to_answer": {"median", "p90"}, "since_last": {...}} in seconds."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for column in ("to_answer", "since_last"):
+        if dialect_name(session) == "postgresql":
+            values = await _quantiles_postgresql(session, facts, column)
+        else:
+            values = await _quantiles_by_rank(session, facts, column)
+        for seg, figures in values.items():
+            out.setdefault(seg, {})[column] = figures
+    return out
+
+
+async def _quantiles_postgresql(session: AsyncSession, facts: sa.Table,
+                                column: str) -> dict[str, dict[str, float | None]]:
+    value = facts.c[column]
+    stmt = sa.select(
+        facts.c.seg,
+        *(sa.func.percentile_cont(q).within_group(value.asc()) for q in QUANTILES),
+    ).group_by(facts.c.seg)
+    return {seg: _named(median, p90) for seg, median, p90 in await session.execute(stmt)}
+
+
+async def _quantiles_by_rank(session: AsyncSession, facts: sa.Table,
+                             column: str) -> dict[str, dict[str, float | None]]:
+    """percentile_cont without percentile_cont: rank the values per segment in SQL and fetch only
+    the (at most four) rows each quantile interpolates between."""
+    value = facts.c[column]
+    ranked = (
+        sa.select(
+            facts.c.seg.label("seg"),
+            value.label("v"),
+            (sa.func.row_number().over(partition_by=facts.c.seg, order_by=value) - 1).label("rn"),
+            sa.func.count().over(partition_by=facts.c.seg).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery("ranked")
+    )
+    wanted = []
+    for q in QUANTILES:
+        lo = sa.cast(q * (ranked.c.n - 1), sa.Integer)  # truncation = floor, positions are >= 0
+        wanted += [ranked.c.rn == lo, ranked.c.rn == lo + 1]
+    stmt = sa.select(ranked.c.seg, ranked.c.rn, ranked.c.n, ranked.c.v).where(sa.or_(*wanted))
+    rows: dict[str, tuple[int, dict[int, float]]] = {}
+    for seg, rn, n, v in await session.execute(stmt):
+        rows.setdefault(seg, (int(n), {}))[1][int(rn)] = float(v)
+    out: dict[str, dict[str, float | None]] = {}
+    for seg, (n, by_rank) in rows.items():
+        figures = []
+        for q in QUANTILES:
+            lo, hi, weight = quantile_position(q, n)
+            figures.append(interpolate(by_rank[lo], by_rank[hi], weight))
+        out[seg] = _named(*figures)
+    return out
+
+
+def _named(median: float | None, p90: float | None) -> dict[str, float | None]:
+    return {"median": None if median is None else round(float(median), 3),
+            "p90": None if p90 is None else round(float(p90), 3)}
+
+
+async def last_due(session: AsyncSession, campaign_id: int) -> datetime | None:
+    return (await session.execute(
+        sa.select(sa.func.max(Send.due_at)).where(Send.campaign_id == campaign_id)
+    )).scalar_one_or_none()
+
+
+async def answer_timeline(session: AsyncSession, campaign_id: int,
+                          buckets: int = 200) -> tuple[list[tuple[float, int]], dict[int, tuple[float, float]]]:
+    """Answers over time, for the chart: ([(bucket start epoch s, answers)], {wave: (first, last send)}).
+
+    The bucket width adapts to the campaign's span, so the result has at most ~`buckets` rows
+    whatever the number of targets.
+    """
+    dialect = dialect_name(session)
+    waves: dict[int, tuple[float, float]] = {}
+    sent_epoch = epoch_seconds(dialect, Send.sent_at)
+    stmt = (sa.select(Send.wave, sa.func.min(sent_epoch), sa.func.max(sent_epoch))
+            .where(Send.campaign_id == campaign_id, Send.state == SendState.SENT, Send.sent_at.is_not(None))
+            .group_by(Send.wave))
+    for wave, first, last in (await session.execute(stmt)):
+        waves[int(wave)] = (float(first), float(last))
+    answered_epoch = epoch_seconds(dialect, Target.answered_at)
+    answering = sa.and_(Target.campaign_id == campaign_id, Target.state.in_(ANSWERING_STATES),
+                        Target.answered_at.is_not(None))
+    low, high = (await session.execute(
+        sa.select(sa.func.min(answered_epoch), sa.func.max(answered_epoch)).where(answering)
+    )).one()
+    if low is None:
+        return [], waves
+    start = min([float(low)] + [w[0] for w in waves.values()])
+    width = max(1.0, (float(high) - start) / buckets)
+    offset = (answered_epoch - start) / width
+    index = sa.cast(offset, sa.Integer) if dialect == "sqlite" else sa.cast(sa.func.floor(offset), sa.Integer)
+    sub = sa.select(index.label("b")).where(answering).subquery("b")
+    stmt2 = sa.select(sub.c.b, sa.func.count()).group_by(sub.c.b).order_by(sub.c.b)
+    points = [(start + int(b) * width, int(n)) for b, n in (await session.execute(stmt2))]
+    return points, waves
+
+
+async def stream_targets(session: AsyncSession, campaign_id: int,
+                         chunk_size: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every target with its outcome, in file order, `chunk_size` rows at a time (for CSV)."""
+    first_sent = (sa.select(sa.func.min(Send.sent_at))
+                  .where(Send.target_id == Target.id, Send.state == SendState.SENT)
+                  .scalar_subquery())
+    auto_n = (sa.select(sa.func.count())
+              .where(InboundMessage.target_id == Target.id, InboundMessage.kind == MessageKind.AUTO_REPLY)
+              .scalar_subquery())
+    stmt = (
+        sa.select(Target.email, Target.fields, Target.state, Target.answer, Target.answer_override,
+                  effective_answer().label("effective"), Target.answered_at,
+                  first_sent.label("first_sent_at"), auto_n.label("auto_replies"))
+        .where(Target.campaign_id == campaign_id)
+        .order_by(Target.line, Target.id)
+        .execution_options(yield_per=chunk_size)
+    )
+    result = await session.stream(stmt)
+    async for partition in result.mappings().partitions(chunk_size):
+        yield [dict(row) for row in partition]
+
+
+async def stream_sends(session: AsyncSession, campaign_id: int,
+                       chunk_size: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
+    stmt = (
+        sa.select(Target.email.label("target_email"), Send.wave, Send.state, Send.due_at, Send.sent_at, Send.message_id,
+                  Send.smtp_reply, Send.attempts, Send.last_error)
+        .join(Target, Target.id == Send.target_id)
+        .where(Send.campaign_id == campaign_id)
+        .order_by(Target.line, Target.id, Send.wave)
+        .execution_options(yield_per=chunk_size)
+    )
+    result = await session.stream(stmt)
+    async for partition in result.mappings().partitions(chunk_size):
+        yield [dict(row) for row in partition]
+
+
+def inbound_query(campaign_id: int, *, unmatched: bool = False, kind: str | None = None,
+                  with_raw: bool = False) -> sa.Select[Any]:
+    columns: list[Any] = [
+        InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
+        Target.email.label("target_email"), InboundMessage.kind, InboundMessage.answer,
+        InboundMessage.override_answer, InboundMessage.override_by, InboundMessage.override_at,
+        InboundMessage.match_method, InboundMessage.raw_sha256, InboundMessage.message_id_header,
+        InboundMessage.opt_out,
+    ]
+    if with_raw:
+        columns.append(InboundMessage.raw)
+    stmt = (sa.select(*columns).outerjoin(Target, Target.id == InboundMessage.target_id)
+            .where(InboundMessage.campaign_id == campaign_id)
+            .order_by(InboundMessage.received_at, InboundMessage.id))
+    if unmatched:
+        stmt = stmt.where(InboundMessage.target_id.is_(None))
+    if kind is not None:
+        stmt = stmt.where(InboundMessage.kind == MessageKind(kind))
+    return stmt
+
+
+async def stream_inbound(session: AsyncSession, campaign_id: int, *, unmatched: bool = False,
+                         kind: str | None = None, with_raw: bool = False,
+                         chunk_size: int = 500) -> AsyncIterator[list[dict[str, Any]]]:
+    stmt = inbound_query(campaign_id, unmatched=unmatched, kind=kind, with_raw=with_raw)
+    result = await session.stream(stmt.execution_options(yield_per=chunk_size))
+    async for partition in result.mappings().partitions(chunk_size):
+        yield [dict(row) for row in partition]
+
+
+def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[Any]:
+    """Human replies a person should check: unclear ones not yet overridden (all human replies with
+    `include_all`), oldest first."""
+    stmt = (
+        sa.select(InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
+                  InboundMessage.new_text, InboundMessage.reasons, InboundMessage.answer,
+                  InboundMessage.override_answer, InboundMessage.target_id, Target.email.label("target_email"))
+        .outerjoin(Target, Target.id == InboundMessage.target_id)
+        .where(InboundMessage.campaign_id == campaign_id, InboundMessage.kind == MessageKind.HUMAN_REPLY)
+        .order_by(InboundMessage.received_at, InboundMessage.id)
+    )
+    if not include_all:
+        stmt = stmt.where(InboundMessage.answer == Answer.UNCLEAR, InboundMessage.override_answer.is_(None))
+    return stmt
+
+
+async def review_rows(session: AsyncSession, campaign_id: int, *, include_all: bool = False,
+                      limit: int | None = 200) -> list[dict[str, Any]]:
+    stmt = review_query(campaign_id, include_all=include_all)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
+
+
+async def apply_override(session: AsyncSession, campaign_id: int, message_id: int, answer: Answer | None,
+                         *, by: str, at: datetime) -> dict[str, Any] | None:
+    """Record a person's answer for one inbound message (None clears it). When that message is the
+    one that decided its target, the target's answer_override follows, so every report uses it; the
+    automatic answer is never touched. Returns what changed, or None if the message is not in the
+    campaign. The caller commits."""
+    row = (await session.execute(
+        sa.select(InboundMessage.id, InboundMessage.answer, InboundMessage.target_id, Target.email,
+                  Target.deciding_message_id)
+        .outerjoin(Target, Target.id == InboundMessage.target_id)
+        .where(InboundMessage.id == message_id, InboundMessage.campaign_id == campaign_id)
+    )).one_or_none()
+    if row is None:
+        return None
+    await session.execute(sa.update(InboundMessage).where(InboundMessage.id == message_id).values(
+        override_answer=answer, override_by=None if answer is None else by,
+        override_at=None if answer is None else at))
+    deciding = row.target_id is not None and row.deciding_message_id == message_id
+    if deciding:
+        await session.execute(sa.update(Target).where(Target.id == row.target_id)
+                              .values(answer_override=answer))
+    return {"id": message_id, "target_email": row.email, "automatic": row.answer, "override": answer,
+            "deciding": deciding}

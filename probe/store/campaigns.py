@@ -1,0 +1,281 @@
+"""Launch: store the plan (campaign, targets, one send per target per wave), idempotently.
+
+Transactions: every function takes `db`, either an async_sessionmaker (it runs its own short
+transaction and commits) or an AsyncSession (it joins the caller's transaction; the caller commits).
+See probe.store.engine.Db.
+
+launch_campaign works in bulk (one query per table to read what exists, multi-row INSERTs and
+UPDATEs by primary key) so 100,000 targets × 3 waves take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, text, update
+
+from probe.core import tokens
+from probe.core.model import WAITING_STATES, SendState, TargetState
+from probe.store.engine import Db, transaction
+from probe.store.tables import Campaign, Send, Suppression, Target
+
+#: last_error of a send cancelled because its target left the targets file; such a send comes back
+#: when the target does.
+REMOVED_FROM_FILE = "target removed from the targets file"
+SUPPRESSED = "address suppressed (opted out)"
+WAVE_DROPPED = "wave removed from the plan"
+
+_TARGETS = cast(Table, Target.__table__)
+_SENDS = cast(Table, Send.__table__)
+_CHUNK = 1000   # ids per IN (...) list: far below every engine's parameter limit
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    line: int
+    address: str
+    email: str                        # lowercased
+    fields: dict[str, str]
+    due_times: tuple[datetime, ...]   # one aware UTC due time per wave
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    campaign_id: int
+    created: bool
+    targets_added: int
+    targets_kept: int
+    targets_removed: int      # stored targets no longer in the file (their waiting sends cancelled)
+    sends_planned: int        # sends newly scheduled (new targets, added waves, targets back in the file)
+    sends_rescheduled: int    # scheduled sends whose planned time changed
+    suppressed: int           # targets of the file whose address is suppressed: opted_out, nothing sent
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start:start + _CHUNK]
+
+
+async def _upsert_campaign(s: Any, *, name: str, values: dict[str, Any], now: datetime) -> tuple[int, bool]:
+    existing = (await s.execute(select(Campaign.id).where(Campaign.name == name))).scalar_one_or_none()
+    if existing is None:
+        row = (await s.execute(insert(Campaign).returning(Campaign.id),
+                               [{"name": name, "created_at": now, "launched_at": now, **values}])).scalar_one()
+        return row, True
+    await s.execute(update(Campaign).where(Campaign.id == existing).values(launched_at=now, **values))
+    return existing, False
+
+
+async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, close_after_s: int,
+                          keep_bodies: bool, targets: Sequence[PlannedTarget], now: datetime) -> LaunchResult:
+    """Create or update the campaign `name` and its plan. Re-running with the same input changes nothing.
+
+    A target is known by its email (a later duplicate in `targets` is ignored). Known targets keep
+    their token and their sends; only sends still `scheduled` move when their planned time changed.
+    """
+    plan: dict[str, PlannedTarget] = {}
+    for t in targets:
+        plan.setdefault(t.email, t)
+    async with transaction(db) as s:
+        stored_waves = None
+        if not plan:
+            stored_waves = (await s.execute(select(Campaign.waves).where(Campaign.name == name))).scalar()
+        waves = max((len(t.due_times) for t in plan.values()), default=stored_waves or 1)
+        campaign_id, created = await _upsert_campaign(s, name=name, now=now, values={
+            "timezone": timezone, "plan_hash": plan_hash, "waves": waves,
+            "close_after_s": close_after_s, "keep_bodies": keep_bodies})
+        suppressed_emails = set((await s.execute(select(Suppression.email))).scalars())
+        # Untyped text() reads skip SQLAlchemy's per-value result processing: 10x faster on 300,000 rows.
+        existing = {row.email: row for row in await s.execute(
+            text("SELECT id, email, state, line, address, fields FROM target WHERE campaign_id = :c"),
+            {"c": campaign_id})}
+
+        counts = _Counts()
+        await _add_targets(s, campaign_id, [t for e, t in plan.items() if e not in existing],
+                           suppressed_emails, now, counts)
+        kept = {e: row for e, row in existing.items() if e in plan}
+        removed_ids = [row.id for e, row in existing.items() if e not in plan]
+        await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
+    return LaunchResult(campaign_id=campaign_id, created=created, targets_added=counts.added,
+                        targets_kept=len(kept), targets_removed=len(removed_ids),
+                        sends_planned=counts.planned, sends_rescheduled=counts.rescheduled,
+                        suppressed=counts.suppressed)
+
+
+@dataclass
+class _Counts:
+    added: int = 0
+    planned: int = 0
+    rescheduled: int = 0
+    suppressed: int = 0
+
+
+class _Binder:
+    """Column values converted the way SQLAlchemy would bind them, each distinct value once
+    (a plan has a handful of distinct due times for 300,000 sends)."""
+
+    def __init__(self, table: Table, columns: Sequence[str], dialect: Any) -> None:
+        self._procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+
+    def value(self, index: int, value: Any) -> Any:
+        proc = self._procs[index]
+        return value if proc is None or value is None else proc(value)
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        out: list[Sequence[Any]] = []
+        for proc, column in zip(self._procs, zip(*rows, strict=True), strict=True):
+            if proc is None:
+                out.append(column)
+                continue
+            try:
+                done = {v: proc(v) for v in set(column) if v is not None}
+            except TypeError:   # unhashable values (JSON dicts): convert each
+                out.append([None if v is None else proc(v) for v in column])
+                continue
+            done[None] = None
+            out.append([done[v] for v in column])
+        return list(zip(*out, strict=True))
+
+
+async def _bulk_insert(s: Any, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Multi-row insert through the driver: COPY on PostgreSQL, executemany on SQLite. Runs in the
+    session's transaction; no RETURNING, no defaults (pass every NOT NULL column)."""
+    if not rows:
+        return
+    conn = await s.connection()
+    bound = _Binder(table, columns, conn.dialect).rows(rows)
+    if conn.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        # The driver transaction starts lazily on the first statement; make sure COPY runs inside it.
+        await conn.exec_driver_sql("SELECT 1")
+        await raw.driver_connection.copy_records_to_table(table.name, records=bound, columns=list(columns))
+    else:
+        marks = ", ".join("?" for _ in columns)
+        await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", bound)
+
+
+_TARGET_COLUMNS = ("campaign_id", "email", "address", "line", "fields", "token", "state", "state_changed_at")
+_SEND_COLUMNS = ("campaign_id", "target_id", "wave", "due_at", "planned_at", "state", "attempts", "last_error")
+
+
+async def _add_targets(s: Any, campaign_id: int, new: list[PlannedTarget], suppressed_emails: set[str],
+                       now: datetime, counts: _Counts) -> None:
+    if not new:
+        return
+    rows = []
+    for t in new:
+        blocked = t.email in suppressed_emails
+        rows.append((campaign_id, t.email, t.address, t.line, t.fields, tokens.new_token(),
+                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None))
+        counts.suppressed += blocked
+    await _bulk_insert(s, _TARGETS, _TARGET_COLUMNS, rows)
+    ids = dict(tuple(r) for r in await s.execute(
+        text("SELECT email, id FROM target WHERE campaign_id = :c"), {"c": campaign_id}))
+    sends = []
+    for t in new:
+        blocked = t.email in suppressed_emails
+        for wave, due in enumerate(t.due_times):
+            sends.append(_send_row(campaign_id, ids[t.email], wave, due, blocked))
+        counts.planned += 0 if blocked else len(t.due_times)
+    counts.added = len(new)
+    await _bulk_insert(s, _SENDS, _SEND_COLUMNS, sends)
+
+
+def _send_row(campaign_id: int, target_id: int, wave: int, due: datetime, cancelled: bool) -> tuple[Any, ...]:
+    return (campaign_id, target_id, wave, due, due, SendState.CANCELLED if cancelled else SendState.SCHEDULED,
+            0, SUPPRESSED if cancelled else None)
+
+
+async def _update_targets(s: Any, campaign_id: int, plan: dict[str, PlannedTarget], kept: dict[str, Any],
+                          suppressed_emails: set[str], removed_ids: list[int], now: datetime,
+                          counts: _Counts) -> None:
+    target_updates: list[dict[str, Any]] = []
+    newly_suppressed: list[int] = []
+    waiting: dict[int, PlannedTarget] = {}
+    for email, row in kept.items():
+        t = plan[email]
+        change: dict[str, Any] = {}
+        fields = json.loads(row.fields) if isinstance(row.fields, str) else row.fields
+        if (row.line, row.address, fields) != (t.line, t.address, t.fields):
+            change.update(line=t.line, address=t.address, fields=t.fields)
+        if email in suppressed_emails:
+            counts.suppressed += 1
+            if row.state in WAITING_STATES:
+                change.update(state=TargetState.OPTED_OUT, state_changed_at=now)
+                newly_suppressed.append(row.id)
+        elif row.state in WAITING_STATES:
+            waiting[row.id] = t
+        if change:
+            target_updates.append({"id": row.id, **change})
+    for start in range(0, len(target_updates), 5000):
+        await s.execute(update(Target), target_updates[start:start + 5000])
+    await _cancel_for_targets(s, removed_ids, REMOVED_FROM_FILE)
+    await _cancel_for_targets(s, newly_suppressed, SUPPRESSED)
+    if waiting:
+        await _replan_sends(s, campaign_id, waiting, counts)
+
+
+async def _cancel_for_targets(s: Any, target_ids: Sequence[int], reason: str) -> None:
+    for chunk in _chunks(target_ids):
+        await s.execute(update(Send).where(Send.target_id.in_(chunk),
+                                           Send.state.in_((SendState.SCHEDULED, SendState.RETRY)))
+                        .values(state=SendState.CANCELLED, last_error=reason)
+                        .execution_options(synchronize_session=False))
+
+
+async def _replan_sends(s: Any, campaign_id: int, waiting: dict[int, PlannedTarget], counts: _Counts) -> None:
+    """Move scheduled sends to changed times, add new waves, revive sends of targets back in the file."""
+    conn = await s.connection()
+    planned_at = _Binder(_SENDS, ["planned_at"], conn.dialect)
+    current: dict[tuple[int, int], Any] = {
+        (row.target_id, row.wave): row for row in await s.execute(
+            text("SELECT id, target_id, wave, state, planned_at, last_error FROM send WHERE campaign_id = :c"),
+            {"c": campaign_id})}
+    # Sends that get the same new values are updated together: one UPDATE … WHERE id IN (…) per chunk.
+    moves: dict[tuple[datetime, bool], list[int]] = {}
+    inserts: list[tuple[Any, ...]] = []
+    dropped: list[int] = []
+    for target_id, t in waiting.items():
+        for wave, due in enumerate(t.due_times):
+            row = current.get((target_id, wave))
+            if row is None:
+                inserts.append(_send_row(campaign_id, target_id, wave, due, cancelled=False))
+            elif row.state == SendState.SCHEDULED and row.planned_at != planned_at.value(0, due):
+                moves.setdefault((due, False), []).append(row.id)
+                counts.rescheduled += 1
+            elif row.state == SendState.CANCELLED and row.last_error == REMOVED_FROM_FILE:
+                moves.setdefault((due, True), []).append(row.id)
+                counts.planned += 1
+        extra_wave = len(t.due_times)
+        while (row := current.get((target_id, extra_wave))) is not None:
+            if row.state in (SendState.SCHEDULED, SendState.RETRY):
+                dropped.append(row.id)
+            extra_wave += 1
+    counts.planned += len(inserts)
+    for (due, revive), ids in moves.items():
+        values: dict[str, Any] = {"due_at": due, "planned_at": due}
+        if revive:
+            values.update(state=SendState.SCHEDULED, last_error=None)
+        for chunk in _chunks(ids):
+            await s.execute(update(Send).where(Send.id.in_(chunk)).values(**values)
+                            .execution_options(synchronize_session=False))
+    await _bulk_insert(s, _SENDS, _SEND_COLUMNS, inserts)
+    for chunk in _chunks(dropped):
+        await s.execute(update(Send).where(Send.id.in_(chunk))
+                        .values(state=SendState.CANCELLED, last_error=WAVE_DROPPED)
+                        .execution_options(synchronize_session=False))
+
+
+async def get_campaign(db: Db, name: str) -> Campaign | None:
+    """The campaign row (detached; its columns are loaded), or None."""
+    async with transaction(db) as s:
+        return (await s.execute(select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
+
+
+async def record_pass(db: Db, campaign_id: int, wall_now: datetime) -> None:
+    async with transaction(db) as s:
+        await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(last_pass_at=wall_now))

@@ -1,0 +1,205 @@
+"""Engines, sessions and the schema version: the one place that knows SQLite from PostgreSQL.
+
+SQLite gets the setup of LIBRARIES.md §3: our own BEGIN IMMEDIATE (so a transaction takes the write
+lock up front and waits busy_timeout for it instead of failing on a lock upgrade), foreign keys on,
+WAL. `upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it with no
+event loop running (from the CLI handler, or from a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from probe import resources
+from probe.errors import StoreError
+
+log = logging.getLogger("probe.store")
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"cannot read database URL {url!r}",
+                         hint="write sqlite:///probe.db or postgresql://user@host/dbname") from exc
+
+
+def normalise_url(url: str) -> str:
+    """sqlite:/// → sqlite+aiosqlite:///, postgresql:// → postgresql+asyncpg://; explicit drivers are kept."""
+    parsed = _parse(url)
+    driver = _DRIVERS.get(parsed.drivername, parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def masked(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unreadable database URL>"
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own transaction handling never BEGINs for SELECT or DDL; we issue BEGIN ourselves.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # 32 MB page cache (default 2 MB): a 300,000-send launch stops spilling index pages mid-transaction.
+    cursor.execute("PRAGMA cache_size=-32000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> AsyncEngine:
+    full = normalise_url(url)
+    try:
+        if full.startswith("sqlite"):
+            engine = create_async_engine(full, pool_pre_ping=True)
+            event.listen(engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        elif full.startswith("postgresql+asyncpg"):
+            engine = create_async_engine(full, pool_pre_ping=True,
+                                         connect_args={"server_settings": {"jit": "off"}})
+        else:
+            engine = create_async_engine(full, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"cannot use database {masked(url)}: {exc}",
+                         hint="use sqlite:///FILE or postgresql://USER@HOST/DB") from exc
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+#: What every store function takes: a sessionmaker (the function runs its own short transaction and
+#: commits) or an AsyncSession (the function joins the caller's transaction; the caller commits).
+Db = AsyncSession | async_sessionmaker[AsyncSession]
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[AsyncSession]:
+    """The store's one transaction convention (see `Db`)."""
+    if isinstance(db, AsyncSession):
+        yield db
+        return
+    async with db.begin() as session:
+        yield session
+
+
+def upsert_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that knows ON CONFLICT for this session's engine (sqlite or postgresql)."""
+    name = session.bind.dialect.name if session.bind is not None else ""
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"database engine {name!r} is not supported", hint="use SQLite or PostgreSQL")
+
+
+def _alembic_config(url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    # Not set_main_option("sqlalchemy.url"): ConfigParser interpolation breaks on % in passwords.
+    cfg.set_main_option("script_location", str(resources.migrations_dir()))
+    if url is not None:
+        cfg.attributes["url"] = normalise_url(url)
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no migrations found in {resources.migrations_dir()}",
+                         hint="reinstall probe: its migrations are missing")
+    return head
+
+
+def _check_sqlite_path(url: str) -> None:
+    # A failed aiosqlite connect reports from its thread after asyncio.run() has closed the loop;
+    # catch the common cause first, with a clearer message.
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    folder = Path(parsed.database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise StoreError(f"cannot open database {masked(url)}: folder {folder} does not exist",
+                         hint=f"create {folder} or fix the [database] url")
+
+
+def upgrade(url: str) -> None:
+    """Bring the database to the newest schema (alembic upgrade head). No event loop may be running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("probe.store.engine.upgrade() must be called with no running event loop")
+    from alembic import command
+
+    _check_sqlite_path(url)
+    cfg = _alembic_config(url)
+    try:
+        command.upgrade(cfg, "head")
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot upgrade database {masked(url)}: {exc}",
+                         hint="check that the database exists, is reachable and is writable") from exc
+    log.info("database %s upgraded to %s", masked(url), head_revision())
+
+
+def _current_revision(sync_conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(sync_conn).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"cannot open database {masked(str(engine.url))}: {exc}",
+                         hint="check the [database] url and that the server is running") from exc
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """StoreError unless the database is at the schema this version of probe needs."""
+    have = await current_revision(engine)
+    need = head_revision()
+    if have == need:
+        return
+    from alembic.script import ScriptDirectory
+
+    where = masked(str(engine.url))
+    if have is not None:
+        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        if have not in known:
+            raise StoreError(f"database {where} is at revision {have}, newer than probe knows (needs {need})",
+                             hint="upgrade probe to the version that wrote this database")
+    raise StoreError(f"database {where} is at revision {have or 'none (empty)'}, probe needs {need}",
+                     hint="run: probe db upgrade CONFIG")

@@ -1,0 +1,190 @@
+"""Poll side of the store: mailbox cursors, inbound messages (stored once), target look-ups and the
+state changes a reply, a bounce or an opt-out causes.
+
+Transactions: every function takes `db`, either an async_sessionmaker (it runs its own short
+transaction and commits) or an AsyncSession (it joins the caller's transaction; the caller commits).
+See probe.store.engine.Db. To make "store the message and apply its effect" atomic, open one
+transaction (`async with sessions.begin() as s:`) and pass `s` to both calls.
+
+First verdict wins: an answer or a bounce only changes a target that is still waiting (or closed:
+a late reply still counts); an opt-out always wins (the answer is kept) and suppresses the address
+for every campaign in this database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
+from probe.store.engine import Db, transaction, upsert_insert
+from probe.store.sends import CLAIMABLE, OPEN_STATES, WAITING
+from probe.store.tables import InboundMessage, MailboxCursor, Send, Suppression, Target
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    mailbox: str
+    uidvalidity: int | None
+    uid: int | None
+    message_id_header: str          # "" when the message has none
+    raw_sha256: str
+    raw: bytes | None               # None when the campaign keeps no bodies
+    size: int
+    received_at: datetime
+    date_header: datetime | None
+    sender: str
+    subject: str
+    kind: MessageKind
+    answer: Answer | None
+    opt_out: bool
+    new_text: str
+    reasons: list[str]
+    details: dict[str, Any]
+    target_id: int | None
+    match_method: MatchMethod | None
+
+
+async def get_cursor(db: Db, campaign_id: int, mailbox: str) -> tuple[int, int] | None:
+    """(uidvalidity, last_uid) of the mailbox, or None before its first poll."""
+    async with transaction(db) as s:
+        row = (await s.execute(select(MailboxCursor.uidvalidity, MailboxCursor.last_uid)
+                               .where(MailboxCursor.campaign_id == campaign_id,
+                                      MailboxCursor.mailbox == mailbox))).one_or_none()
+        return (int(row.uidvalidity), int(row.last_uid)) if row is not None else None
+
+
+async def set_cursor(db: Db, campaign_id: int, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+    async with transaction(db) as s:
+        stmt = upsert_insert(s, MailboxCursor).values(campaign_id=campaign_id, mailbox=mailbox,
+                                                      uidvalidity=uidvalidity, last_uid=last_uid)
+        await s.execute(stmt.on_conflict_do_update(
+            index_elements=[MailboxCursor.campaign_id, MailboxCursor.mailbox],
+            set_={"uidvalidity": stmt.excluded.uidvalidity, "last_uid": stmt.excluded.last_uid,
+                  "updated_at": stmt.excluded.updated_at}))
+
+
+async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | None:
+    """Store the message; its new row id, or None when it is already stored (same mailbox +
+    UIDVALIDITY + UID, or same Message-ID header + sha256 of the raw bytes)."""
+    async with transaction(db) as s:
+        stmt = (upsert_insert(s, InboundMessage)
+                .values(campaign_id=campaign_id, mailbox=rec.mailbox, uidvalidity=rec.uidvalidity, uid=rec.uid,
+                        message_id_header=rec.message_id_header, raw_sha256=rec.raw_sha256, raw=rec.raw,
+                        size=rec.size, received_at=rec.received_at, date_header=rec.date_header,
+                        sender=rec.sender, subject=rec.subject, kind=rec.kind, answer=rec.answer,
+                        opt_out=rec.opt_out, new_text=rec.new_text, reasons=list(rec.reasons),
+                        details=dict(rec.details), target_id=rec.target_id, match_method=rec.match_method)
+                .on_conflict_do_nothing()
+                .returning(InboundMessage.id))
+        return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def target_by_token(db: Db, campaign_id: int, token: str) -> int | None:
+    async with transaction(db) as s:
+        return (await s.execute(select(Target.id).where(Target.campaign_id == campaign_id,
+                                                        Target.token == token.lower()))).scalar_one_or_none()
+
+
+async def target_by_email(db: Db, campaign_id: int, email: str) -> int | None:
+    async with transaction(db) as s:
+        return (await s.execute(select(Target.id).where(Target.campaign_id == campaign_id,
+                                                        Target.email == email.lower()))).scalar_one_or_none()
+
+
+async def target_by_message_id(db: Db, campaign_id: int, message_id: str) -> int | None:
+    """The target of one of our sends by its Message-ID (with or without <>)."""
+    wanted = message_id.strip()
+    if not wanted.startswith("<"):
+        wanted = f"<{wanted}>"
+    async with transaction(db) as s:
+        return (await s.execute(select(Send.target_id).where(Send.campaign_id == campaign_id,
+                                                             Send.message_id == wanted))).scalar_one_or_none()
+
+
+async def target_info(db: Db, target_id: int) -> tuple[TargetState, str, datetime | None] | None:
+    """(state, email, answered_at) of the target, or None when it does not exist."""
+    async with transaction(db) as s:
+        row = (await s.execute(select(Target.state, Target.email, Target.answered_at)
+                               .where(Target.id == target_id))).one_or_none()
+        return (row.state, row.email, row.answered_at) if row is not None else None
+
+
+async def _cancel_waiting(s: Any, target_ids: list[int], reason: str) -> None:
+    await s.execute(update(Send).where(Send.target_id.in_(target_ids), Send.state.in_(CLAIMABLE))
+                    .values(state=SendState.CANCELLED, last_error=reason)
+                    .execution_options(synchronize_session=False))
+
+
+async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_id: int | None,
+                        received_at: datetime, now: datetime) -> bool:
+    """The first human reply decides: target answered, its waiting sends cancelled. False when the target
+    was already decided (answered, bounced, opted out)."""
+    async with transaction(db) as s:
+        changed = (await s.execute(
+            update(Target).where(Target.id == target_id, Target.state.in_(OPEN_STATES))
+            .values(state=TargetState.ANSWERED, answer=answer, answered_at=received_at,
+                    deciding_message_id=message_row_id, state_changed_at=now)
+            .returning(Target.id))).scalar_one_or_none()
+        if changed is None:
+            return False
+        await _cancel_waiting(s, [target_id], "target answered")
+    return True
+
+
+async def mark_bounced(db: Db, *, target_id: int, now: datetime) -> bool:
+    """A hard bounce: target bounced and its waiting sends cancelled, unless already decided."""
+    async with transaction(db) as s:
+        changed = (await s.execute(
+            update(Target).where(Target.id == target_id, Target.state.in_(OPEN_STATES))
+            .values(state=TargetState.BOUNCED, state_changed_at=now)
+            .returning(Target.id))).scalar_one_or_none()
+        if changed is None:
+            return False
+        await _cancel_waiting(s, [target_id], "target bounced")
+    return True
+
+
+async def mark_opted_out(db: Db, *, target_id: int, email: str, campaign_id: int, now: datetime) -> bool:
+    """The target asked to be left alone: opted_out (any answer kept), address suppressed for every
+    campaign, waiting sends cancelled here and for the same address in other campaigns.
+    False when the target was already opted out."""
+    email = email.lower()
+    async with transaction(db) as s:
+        await s.execute(upsert_insert(s, Suppression)
+                        .values(email=email, reason="opt-out reply", campaign_id=campaign_id, created_at=now)
+                        .on_conflict_do_nothing())
+        changed = (await s.execute(
+            update(Target).where(Target.id == target_id, Target.state != TargetState.OPTED_OUT)
+            .values(state=TargetState.OPTED_OUT, state_changed_at=now)
+            .returning(Target.id))).scalar_one_or_none()
+        elsewhere = list((await s.execute(
+            update(Target).where(Target.email == email, Target.id != target_id, Target.state.in_(WAITING))
+            .values(state=TargetState.OPTED_OUT, state_changed_at=now)
+            .returning(Target.id))).scalars())
+        await _cancel_waiting(s, [target_id, *elsewhere], "target opted out")
+    return changed is not None
+
+
+async def set_out_of_office(db: Db, *, target_id: int, until: datetime) -> None:
+    async with transaction(db) as s:
+        await s.execute(update(Target).where(Target.id == target_id).values(out_of_office_until=until))
+
+
+async def close_silent_targets(db: Db, *, campaign_id: int, now: datetime, close_after_s: int) -> int:
+    """Contacted targets with nothing left to send (nothing scheduled, retrying or claimed) whose last
+    send went out at least close_after_s ago become closed: their silence is final."""
+    cutoff = now - timedelta(seconds=close_after_s)
+    pending = select(Send.id).where(Send.target_id == Target.id,
+                                    Send.state.in_((*CLAIMABLE, SendState.CLAIMED)))
+    recent = select(Send.id).where(Send.target_id == Target.id, Send.sent_at > cutoff)
+    async with transaction(db) as s:
+        result = await s.execute(
+            update(Target).where(Target.campaign_id == campaign_id, Target.state == TargetState.CONTACTED,
+                                 ~pending.exists(), ~recent.exists())
+            .values(state=TargetState.CLOSED, state_changed_at=now)
+            .returning(Target.id).execution_options(synchronize_session=False))
+        return len(result.all())

@@ -1,0 +1,71 @@
+"""What `probe status` shows: counts by state, the next due sends, the uncertain sends.
+
+Transactions: every function takes `db`, either an async_sessionmaker (it runs its own short
+transaction and commits) or an AsyncSession (it joins the caller's transaction; the caller commits).
+See probe.store.engine.Db.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from probe.core.model import SendState, TargetState
+from probe.store.engine import Db, transaction
+from probe.store.sends import CLAIMABLE
+from probe.store.tables import Campaign, Send, Target
+
+
+@dataclass(frozen=True)
+class DueSend:
+    due_at: datetime
+    wave: int
+    email: str
+
+
+@dataclass(frozen=True)
+class UncertainSend:
+    send_id: int
+    wave: int
+    email: str
+    message_id: str | None
+    owner: str | None          # the lease owner that claimed it (host:pid:...)
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    targets_by_state: dict[str, int]   # every TargetState value, 0 included
+    sends_by_state: dict[str, int]     # every SendState value, 0 included
+    due_now: int                       # scheduled or retry sends due at `now`
+    next_due: list[DueSend]            # the first 10 waiting sends, soonest first
+    uncertain: list[UncertainSend]
+    last_pass_at: datetime | None
+
+
+async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit: int = 10) -> StatusSummary:
+    async with transaction(db) as s:
+        targets = {st.value: 0 for st in TargetState}
+        for target_state, count in await s.execute(select(Target.state, func.count()).where(
+                Target.campaign_id == campaign_id).group_by(Target.state)):
+            targets[TargetState(target_state).value] = int(count)
+        sends = {st.value: 0 for st in SendState}
+        for send_state, count in await s.execute(select(Send.state, func.count()).where(
+                Send.campaign_id == campaign_id).group_by(Send.state)):
+            sends[SendState(send_state).value] = int(count)
+        waiting = (Send.campaign_id == campaign_id) & Send.state.in_(CLAIMABLE)
+        due_now = (await s.execute(select(func.count()).select_from(Send)
+                                   .where(waiting, Send.due_at <= now))).scalar_one()
+        next_due = [DueSend(r.due_at, r.wave, r.email) for r in await s.execute(
+            select(Send.due_at, Send.wave, Target.email).join(Target, Target.id == Send.target_id)
+            .where(waiting).order_by(Send.due_at, Send.wave, Send.id).limit(next_limit))]
+        uncertain = [UncertainSend(r.id, r.wave, r.email, r.message_id, r.lease_owner) for r in await s.execute(
+            select(Send.id, Send.wave, Target.email, Send.message_id, Send.lease_owner)
+            .join(Target, Target.id == Send.target_id)
+            .where(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN)
+            .order_by(Send.due_at, Send.id))]
+        last_pass_at = (await s.execute(select(Campaign.last_pass_at)
+                                        .where(Campaign.id == campaign_id))).scalar_one_or_none()
+    return StatusSummary(targets_by_state=targets, sends_by_state=sends, due_now=int(due_now),
+                         next_due=next_due, uncertain=uncertain, last_pass_at=last_pass_at)
