@@ -17,21 +17,33 @@ Only `BODY.PEEK[]` is fetched, so nothing is marked \\Seen: it is the journalist
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import aioimaplib
 
+from probe.adapters.imap_wire import (
+    EXISTS_LINE,
+    FetchedMessage,
+    FolderState,
+    has_news,
+    mailbox_arg,
+    parse_fetch,
+    parse_search,
+    parse_select,
+    uid_set,
+)
 from probe.errors import ImapError
+
+__all__ = ["FetchedMessage", "FolderState", "ImapAccount", "ImapMailbox"]
 
 T = TypeVar("T")
 
@@ -53,21 +65,6 @@ class ImapAccount:
     tls_verify: bool = True
     ca_file: Path | None = None
     timeout_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class FetchedMessage:
-    uid: int
-    raw: bytes
-    internaldate: datetime | None
-    flags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FolderState:
-    uidvalidity: int
-    uidnext: int | None
-    exists: int
 
 
 class _ConnectionLost(Exception):
@@ -93,6 +90,7 @@ class ImapMailbox:
         self.reselect_every_s = reselect_every_s
         self._selected_at = 0.0
         self._in_call = False
+        self._news = False  # the server announced new mail since the last UID SEARCH
         self.last_state: FolderState | None = None
         self._client: aioimaplib.IMAP4 | None = None
         self._lost: asyncio.Future[None] | None = None
@@ -126,6 +124,7 @@ class ImapMailbox:
         if fresh and ((state.uidnext is not None and state.uidnext <= after_uid + 1) or state.exists == 0):
             yield state, []
             return
+        self._news = False  # what is announced from now on is newer than this SEARCH's answer
         uids = await self._search_after(after_uid)
         if not uids:
             yield state, []
@@ -140,6 +139,8 @@ class ImapMailbox:
             await self.connect()
         client = self._client
         assert client is not None
+        if self._news:  # announced during an earlier command: IDLE would not repeat it
+            return True
         if self.use_idle and client.has_capability("IDLE"):
             return await self._idle(timeout_s)
         return await self._noop_poll(timeout_s)
@@ -205,6 +206,7 @@ class ImapMailbox:
         except (OSError, ssl.SSLError) as exc:
             raise self._error(f"TLS setup failed: {exc}", "check imap.ca_file") from exc
         self._client, self._lost = client, lost
+        self._spy_on_exists(client)
         try:
             await self._bounded(client.wait_hello_from_server(), "connect")
         except ImapError as exc:
@@ -278,10 +280,29 @@ class ImapMailbox:
             self._drop()
             raise self._error("SELECT gave no UIDVALIDITY", "this server cannot be polled safely")
         self.last_state = state
+        self._news = False  # the EXISTS of a SELECT is the folder's size, not news
         self._selected_at = asyncio.get_running_loop().time()
         self.log.debug("IMAP %s: selected %r: %d messages, UIDVALIDITY %d, UIDNEXT %s", self._where(),
                        self.account.folder, state.exists, state.uidvalidity, state.uidnext)
         return state
+
+    def _spy_on_exists(self, client: aioimaplib.IMAP4) -> None:
+        """Note every `* n EXISTS`, whichever command it came with.
+
+        aioimaplib drops untagged lines that arrive during a command other than NOOP or IDLE; the
+        server announces new mail only once per session, so a message delivered during our UID
+        SEARCH would otherwise wake no IDLE until the next message or the timeout. (A hook on a
+        private method: aioimaplib is pinned below 3.)
+        """
+        protocol = client.protocol
+        original = protocol._untagged_response
+
+        def untagged(line: bytes) -> Any:
+            if EXISTS_LINE.match(line):
+                self._news = True
+            return original(line)
+
+        protocol._untagged_response = untagged
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         acc = self.account
@@ -409,7 +430,7 @@ class ImapMailbox:
                     break
                 if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     renew = True
-                news = _has_news(push)
+                news = has_news(push)
             client.idle_done()
             done = await self._bounded(idle_task, "IDLE DONE")
             if done.result != "OK":
@@ -429,192 +450,12 @@ class ImapMailbox:
             if self._client is not client:
                 raise self._error("connection closed while waiting for mail", "probe reconnects on the next poll")
             response = await self._bounded(client.noop(), "NOOP")
-            if _has_news(response.lines):
+            if has_news(response.lines):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             await asyncio.sleep(min(self.noop_every_s, remaining))
-
-
-# -- protocol details (pure, tested on their own) ----------------------------------------------
-
-_ATOM = re.compile(r"^[A-Za-z0-9_.\-/&+]+$")
-
-
-def mailbox_arg(name: str) -> str:
-    """A folder name as an IMAP argument: modified UTF-7 for non-ASCII, quoted when needed.
-
-    aioimaplib sends names as they are, so "Sent Items" must be quoted and "Envoyés" encoded.
-    """
-    encoded = imap_utf7(name)
-    if _ATOM.match(encoded):
-        return encoded
-    return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def imap_utf7(name: str) -> str:
-    """RFC 3501 §5.1.3 modified UTF-7 ("&" escaped as "&-", non-ASCII as &base64-with-comma-)."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            data = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            pending.append(ch)
-    flush()
-    return "".join(out)
-
-
-def uid_set(uids: Iterable[int]) -> str:
-    """Compact UID set: 1,2,3,7 → "1:3,7"."""
-    ranges: list[str] = []
-    ordered = sorted(set(uids))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
-        i = j + 1
-    return ",".join(ranges)
-
-
-def parse_select(lines: list[Any]) -> FolderState | None:
-    uidvalidity = uidnext = None
-    exists = 0
-    for line in lines:
-        if not isinstance(line, bytes):
-            continue
-        if m := re.search(rb"\[UIDVALIDITY (\d+)\]", line):
-            uidvalidity = int(m.group(1))
-        elif m := re.search(rb"\[UIDNEXT (\d+)\]", line):
-            uidnext = int(m.group(1))
-        elif m := re.match(rb"(\d+) EXISTS\b", line):
-            exists = int(m.group(1))
-    if uidvalidity is None:
-        return None
-    return FolderState(uidvalidity=uidvalidity, uidnext=uidnext, exists=exists)
-
-
-def parse_status(lines: list[Any]) -> FolderState | None:
-    for line in lines[:-1]:
-        if not isinstance(line, bytes):
-            continue
-        validity = re.search(rb"\bUIDVALIDITY (\d+)", line)
-        messages = re.search(rb"\bMESSAGES (\d+)", line)
-        uidnext = re.search(rb"\bUIDNEXT (\d+)", line)
-        if validity and messages:
-            return FolderState(uidvalidity=int(validity.group(1)),
-                               uidnext=int(uidnext.group(1)) if uidnext else None,
-                               exists=int(messages.group(1)))
-    return None
-
-
-def parse_search(lines: list[Any], after_uid: int) -> list[int]:
-    """UIDs above after_uid; `UID n:*` always returns the highest UID, even below n (RFC 3501)."""
-    uids: set[int] = set()
-    for line in lines[:-1]:  # aioimaplib strips "* SEARCH"; the last line is the tagged completion
-        if not isinstance(line, bytes):
-            continue
-        tokens = line.split()
-        if tokens[:1] == [b"SEARCH"]:
-            tokens = tokens[1:]
-        if all(tok.isdigit() for tok in tokens):  # anything else is not a SEARCH result line
-            uids.update(int(tok) for tok in tokens)
-    return sorted(u for u in uids if u > after_uid)
-
-
-_FETCH_START = re.compile(rb"^(\d+) FETCH \(")
-_LITERAL_END = re.compile(rb"\{(\d+)\}$")
-_UID = re.compile(rb"\bUID (\d+)")
-_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
-_INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
-_MONTHS = {m: i for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
-
-
-def parse_fetch(lines: list[Any]) -> list[FetchedMessage]:
-    """Messages from a UID FETCH response as aioimaplib returns it.
-
-    Each message is `b'7 FETCH (UID 101 ... BODY[] {4521}'`, `bytearray(literal)`, `b')'`; servers
-    may put UID, FLAGS and INTERNALDATE before or after the literal, and may mix in unsolicited
-    FETCH lines without a literal (flag changes), which are skipped. aioimaplib does not group lines
-    per message (#72), so we walk them.
-    """
-    messages: list[FetchedMessage] = []
-    text: bytes | None = None
-    body: bytes | None = None
-    after_literal = False
-
-    def finish() -> None:
-        if text is not None and body is not None:
-            msg = _message(text, body)
-            if msg is not None:
-                messages.append(msg)
-
-    for item in lines:
-        if isinstance(item, bytearray):
-            if text is not None and body is None:
-                body = bytes(item)
-                after_literal = True
-            continue
-        if not isinstance(item, bytes):
-            continue
-        if after_literal and not _FETCH_START.match(item):
-            assert text is not None
-            text += b" " + item  # the part of the FETCH after the literal
-            after_literal = False
-            continue
-        after_literal = False
-        if _FETCH_START.match(item):
-            finish()
-            text, body = _LITERAL_END.sub(b"", item), None
-        else:
-            finish()
-            text, body = None, None
-    finish()
-    return messages
-
-
-def _message(text: bytes, body: bytes) -> FetchedMessage | None:
-    uid = _UID.search(text)
-    if uid is None:
-        return None
-    flags = _FLAGS.search(text)
-    date = _INTERNALDATE.search(text)
-    return FetchedMessage(uid=int(uid.group(1)), raw=body,
-                          internaldate=parse_internaldate(date.group(1).decode()) if date else None,
-                          flags=tuple(flags.group(1).decode().split()) if flags else ())
-
-
-def parse_internaldate(value: str) -> datetime | None:
-    """ "17-Jul-1996 02:44:25 -0700" (day may be space-padded) → aware datetime, None if malformed."""
-    m = re.fullmatch(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\s*", value)
-    if m is None:
-        return None
-    day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
-    month = _MONTHS.get(mon.capitalize())
-    if month is None:
-        return None
-    offset = timedelta(hours=int(oh), minutes=int(om)) * (-1 if sign == "-" else 1)
-    try:
-        return datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=timezone(offset))
-    except ValueError:
-        return None
-
-
-def _has_news(lines: Iterable[Any]) -> bool:
-    return any(isinstance(line, bytes) and re.match(rb"(\d+ EXISTS|[1-9]\d* RECENT)\b", line)
-               for line in lines)
 
 
 async def _next_push(client: aioimaplib.IMAP4, timeout_s: float) -> list[Any] | None:

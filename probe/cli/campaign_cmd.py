@@ -13,13 +13,6 @@ from typing import Any
 from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, prepare_database
 from probe.core.durations import format_duration
 from probe.errors import InputError
-from probe.service.clock import Clock
-from probe.service.daemon import Daemon
-from probe.service.validate import validate_campaign
-from probe.service.wiring import open_service
-from probe.store.purge import purge_campaign
-from probe.store.sends import resolve_uncertain
-from probe.store.status import status_summary
 
 
 def register(subparsers: Any) -> None:
@@ -104,6 +97,8 @@ def _local(dt: datetime, zone: Any) -> str:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from probe.service.validate import validate_campaign
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     checked = validate_campaign(settings, now=now, strict=args.strict)
@@ -132,6 +127,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_launch(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     prepare_database(settings)
@@ -152,6 +149,8 @@ def run_launch(args: argparse.Namespace) -> int:
 
 
 def run_tick(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     prepare_database(settings)
@@ -169,6 +168,10 @@ def run_tick(args: argparse.Namespace) -> int:
 
 
 def run_daemon(args: argparse.Namespace) -> int:
+    from probe.service.clock import Clock
+    from probe.service.daemon import Daemon
+    from probe.service.wiring import open_service
+
     settings = load(args.config)
     start = parse_now(args.now, settings) if args.now else None
     if args.speed <= 0:
@@ -184,6 +187,9 @@ def run_daemon(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+    from probe.store.status import status_summary
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     prepare_database(settings)
@@ -236,6 +242,8 @@ def _print_status(settings: Any, s: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     if not args.path.exists():
@@ -256,6 +264,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+    from probe.store.sends import resolve_uncertain
+
     settings = load(args.config)
     prepare_database(settings)
 
@@ -273,6 +284,9 @@ def run_resolve(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
+    from probe.service.wiring import open_service
+    from probe.store.purge import purge_campaign
+
     settings = load(args.config)
     if not args.yes:
         raise InputError("purge deletes every target, send and message of the campaign", field="--yes",

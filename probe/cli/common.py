@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from probe.config import Settings, load_config
-from probe.core.planning import localize
 from probe.errors import InputError
-from probe.store.engine import upgrade
+
+if TYPE_CHECKING:  # heavy imports wait until a command needs them: `probe --help` stays fast
+    from probe.config import Settings
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +24,8 @@ def add_now_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def load(path: Path) -> Settings:
+    from probe.config import load_config
+
     return load_config(path)
 
 
@@ -35,10 +38,14 @@ def parse_now(text: str | None, settings: Settings) -> datetime:
         raise InputError(f"--now {text!r} is not an ISO 8601 time", field="--now",
                          hint="write it like 2015-09-28T09:00 or 2015-09-28T09:00+02:00") from exc
     if value.tzinfo is None:
+        from probe.core.planning import localize
+
         value = localize(value, settings.campaign.zone)
     return value.astimezone(UTC)
 
 
 def prepare_database(settings: Settings) -> None:
     """Bring the schema to the version this probe needs (Alembic; no event loop may be running)."""
+    from probe.store.engine import upgrade
+
     upgrade(settings.database.url)

@@ -9,7 +9,6 @@ from typing import Any
 
 from probe.cli.common import load
 from probe.errors import InputError
-from probe.store.engine import normalise_url, upgrade
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +24,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
+    from probe.store.engine import normalise_url, upgrade
+
     if (args.config is None) == (args.url is None):
         raise InputError("give either CONFIG or --url", field="db upgrade",
                          hint="probe db upgrade campaign.toml, or probe db upgrade --url sqlite:///probe.db")

@@ -141,7 +141,6 @@ def _headers(msg: EmailMessage, director: Director, original: Original, when: da
         msg["Thread-Topic"] = subject
         msg["Thread-Index"] = "AdD5" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(24))
         msg["Accept-Language"] = "fr-FR, en-US" if lang == "fr" else "en-US"
-        msg["Content-Language"] = "fr-FR" if lang == "fr" else "en-US"
         msg["X-MS-Has-Attach"] = ""
         if style == "outlook_legacy":
             msg["X-Mailer"] = "Microsoft Outlook 14.0"
@@ -203,6 +202,8 @@ def human_reply(director: Director, original: Original, new_text: str, when: dat
         else:
             msg.set_content(text, cte="quoted-printable")
             msg.add_alternative(markup, subtype="html", cte="quoted-printable")
+        # After set_content, which drops every Content-* header.
+        msg["Content-Language"] = "fr-FR" if lang == "fr" else "en-US"
     return msg.as_bytes(policy=_SMTP)
 
 

@@ -27,7 +27,7 @@ from probe.demo.servers import DemoImapServer, DemoSmtpServer, ImapClient, write
 from probe.errors import InputError
 
 REPORT_NAME = "probe-demo-report.html"
-STEP = timedelta(hours=24)              # the longest the simulated clock jumps when nothing happens
+STEP = timedelta(days=3)                # the longest the simulated clock jumps when nothing happens
 POLL_DELAY = timedelta(minutes=5)       # a pass runs this long after a message arrives (like poll_every)
 KEPT_FILES = ("campaign.toml", "targets.csv", "templates", "probe.db", "mailbox.mbox", REPORT_NAME)
 _WAVE_NAMES = ("initial email", "reminder 1", "reminder 2")
@@ -88,10 +88,16 @@ def run_demo(*, seed: int = 2015, keep: Path | None = None, out: TextIO | None =
     if keep is not None:
         keep = keep.expanduser().absolute()
         check_keep_folder(keep)
+    html_path = (keep / REPORT_NAME) if keep is not None else Path.cwd() / REPORT_NAME
+    writable = html_path.parent
+    while not writable.exists() and writable != writable.parent:
+        writable = writable.parent
+    if not os.access(writable, os.W_OK):
+        raise InputError("cannot write the HTML report here", file=str(html_path),
+                         hint="run probe demo from a folder you can write to, or give --keep DIR")
     progress = Progress(err)
     with tempfile.TemporaryDirectory(prefix="probe-demo-") as scratch:
         folder = keep if keep is not None else Path(scratch)
-        html_path = (keep / REPORT_NAME) if keep is not None else Path.cwd() / REPORT_NAME
         progress.note(f"probe demo (seed {seed}): the founding case, 28 September – 17 October 2015, on "
                       "embedded SMTP and IMAP servers")
         outcome = asyncio.run(_demo(folder, seed, progress, mbox=keep is not None))

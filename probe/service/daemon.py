@@ -19,6 +19,7 @@ from probe.service.clock import Clock
 from probe.service.tick import run_pass
 
 if TYPE_CHECKING:
+    from probe.adapters.imap import ImapMailbox
     from probe.service.wiring import Service
 
 log = logging.getLogger("probe.daemon")
@@ -38,15 +39,21 @@ class Daemon:
         self._lock = asyncio.Lock()
         #: Set while the mailbox watch waits for news (tests and the demo synchronise on it).
         self.watching = asyncio.Event()
+        self.watcher_connected = False
 
-    async def one_pass(self) -> None:
+    async def scheduled_pass(self) -> None:
+        # While the watcher holds the mailbox open it does the polling (one IMAP connection per
+        # account: two aioimaplib clients in one process are a known source of trouble).
+        await self.one_pass(do_poll=not self.watcher_connected)
+
+    async def one_pass(self, *, do_poll: bool = True, mailbox: ImapMailbox | None = None) -> None:
         if self.stop_event.is_set():
             return
         async with self._lock:
             if self.stop_event.is_set():
                 return
             try:
-                await run_pass(self.service, self.clock.now())
+                await run_pass(self.service, self.clock.now(), do_poll=do_poll, mailbox=mailbox)
                 self.passes += 1
             except InputError as exc:   # bad config or a changed plan: nothing will fix itself
                 self.failure = exc
@@ -69,13 +76,15 @@ class Daemon:
             while not self.stop_event.is_set():
                 try:
                     await mailbox.connect()
+                    self.watcher_connected = True
                     backoff = 1.0
                     while not self.stop_event.is_set():
                         self.watching.set()
                         await mailbox.wait_for_news(wait_s)
                         self.watching.clear()
-                        await self.one_pass()
+                        await self.one_pass(mailbox=mailbox)
                 except MailServerError as exc:
+                    self.watcher_connected = False
                     log.warning("mailbox watch: %s; reconnecting in %.0f s", exc, backoff)
                     try:
                         await asyncio.wait_for(self.stop_event.wait(), backoff)
@@ -83,6 +92,7 @@ class Daemon:
                         pass
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
         finally:
+            self.watcher_connected = False
             await mailbox.close()
 
     def request_stop(self) -> None:
@@ -97,7 +107,7 @@ class Daemon:
                 loop.add_signal_handler(sig, self.request_stop)
         interval = max(self.clock.real_seconds(self.service.settings.schedule.tick_every), MIN_INTERVAL_S)
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(self.one_pass, "interval", seconds=interval, id="pass", max_instances=1,
+        scheduler.add_job(self.scheduled_pass, "interval", seconds=interval, id="pass", max_instances=1,
                           coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
         scheduler.start()
         watcher = asyncio.create_task(self.watch_mailbox())

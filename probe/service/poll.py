@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -36,6 +37,7 @@ from probe.store.sends import defer_sends
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from probe.adapters.imap import ImapMailbox
     from probe.core.message import ParsedMessage
     from probe.service.wiring import Service
 
@@ -91,6 +93,12 @@ async def find_target(session: AsyncSession, campaign_id: int, parsed: ParsedMes
     return None, None
 
 
+def content_hash(raw: bytes) -> str:
+    """SHA-256 of the message in its canonical form (CRLF line ends, as on the wire), so the copy
+    read over IMAP and the same message exported to an mbox or a .eml file are recognised as one."""
+    return hashlib.sha256(re.sub(rb"\r?\n", b"\r\n", raw)).hexdigest()
+
+
 def _return_datetime(service: Service, verdict: Classification) -> datetime | None:
     if verdict.return_date is None:
         return None
@@ -117,7 +125,7 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
         target_id, method = await find_target(session, campaign_id, parsed, verdict)
         record = InboundRecord(
             mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
-            message_id_header=parsed.message_id[:250], raw_sha256=hashlib.sha256(raw).hexdigest(),
+            message_id_header=parsed.message_id[:250], raw_sha256=content_hash(raw),
             raw=raw if keep else None, size=len(raw), received_at=received, date_header=parsed.date,
             sender=parsed.from_addr[:320], subject=parsed.subject, kind=verdict.kind, answer=verdict.answer,
             opt_out=verdict.opt_out, new_text=verdict.new_text if keep else verdict.new_text[:500],
@@ -153,30 +161,37 @@ async def apply_effect(service: Service, session: AsyncSession, target_id: int, 
                 await defer_sends(session, target_id=target_id, until=until)
 
 
-async def poll(service: Service, now: datetime) -> PollResult:
-    """Fetch every message that arrived since the cursor, batch by batch, advancing the cursor."""
-    result = PollResult()
+async def poll(service: Service, now: datetime, mailbox: ImapMailbox | None = None) -> PollResult:
+    """Fetch every message that arrived since the cursor, batch by batch, advancing the cursor.
+    `mailbox`: an open connection to reuse (the daemon's watcher); else one is opened for the poll."""
     account = service.imap_account()
     if account is None:
-        return result
+        return PollResult()
+    if mailbox is not None:
+        return await _poll_with(service, mailbox, now)
     from probe.adapters.imap import ImapMailbox
 
+    async with ImapMailbox(account) as own:
+        return await _poll_with(service, own, now)
+
+
+async def _poll_with(service: Service, mailbox: ImapMailbox, now: datetime) -> PollResult:
+    result = PollResult()
     campaign_id = service.require_campaign()
     key = service.mailbox_key()
     cursor = await get_cursor(service.sessions, campaign_id, key)
     known_validity, last_uid = cursor if cursor else (None, 0)
-    async with ImapMailbox(account) as mailbox:
-        async for state, batch in mailbox.fetch_new(last_uid if cursor else 0, known_validity):
-            if known_validity is not None and state.uidvalidity != known_validity:
-                log.warning("%s: UIDVALIDITY changed (%s → %s): reading the folder again, without "
-                            "duplicates", key, known_validity, state.uidvalidity)
-                known_validity, last_uid = state.uidvalidity, 0
-            for message in batch:
-                result.add(await ingest(service, message.raw, mailbox=key, uidvalidity=state.uidvalidity,
-                                        uid=message.uid, received_at=message.internaldate, now=now))
-                last_uid = max(last_uid, message.uid)
-            known_validity = state.uidvalidity
-            await set_cursor(service.sessions, campaign_id, key, state.uidvalidity, last_uid)
+    async for state, batch in mailbox.fetch_new(last_uid if cursor else 0, known_validity):
+        if known_validity is not None and state.uidvalidity != known_validity:
+            log.warning("%s: UIDVALIDITY changed (%s → %s): reading the folder again, without "
+                        "duplicates", key, known_validity, state.uidvalidity)
+            known_validity, last_uid = state.uidvalidity, 0
+        for message in batch:
+            result.add(await ingest(service, message.raw, mailbox=key, uidvalidity=state.uidvalidity,
+                                    uid=message.uid, received_at=message.internaldate, now=now))
+            last_uid = max(last_uid, message.uid)
+        known_validity = state.uidvalidity
+        await set_cursor(service.sessions, campaign_id, key, state.uidvalidity, last_uid)
     return result
 
 

@@ -16,6 +16,7 @@ from probe.store.campaigns import record_pass
 from probe.store.inbox import close_silent_targets
 
 if TYPE_CHECKING:
+    from probe.adapters.imap import ImapMailbox
     from probe.service.wiring import Service
 
 log = logging.getLogger("probe.tick")
@@ -60,12 +61,13 @@ class PassResult:
                 f"uncertain {d.uncertain + d.found_uncertain}, cancelled {d.cancelled}, closed {self.closed}")
 
 
-async def run_pass(service: Service, now: datetime, *, do_poll: bool = True) -> PassResult:
+async def run_pass(service: Service, now: datetime, *, do_poll: bool = True,
+                   mailbox: ImapMailbox | None = None) -> PassResult:
     campaign_id = service.require_campaign()
     check_secrets(service.settings)   # a missing password is exit 2 before any connection
     result = PassResult(now)
     if do_poll:
-        result.polled = await poll(service, now)
+        result.polled = await poll(service, now, mailbox)
     result.dispatched = await dispatch(service, now)
     result.closed = await close_silent_targets(
         service.sessions, campaign_id=campaign_id, now=now,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, exists, insert, literal, select, text, update
 
 from probe.core import tokens
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
-from probe.store.tables import Campaign, Send, Suppression, Target
+from probe.store.tables import Campaign, Send, Suppression, Target, UTCDateTime
 
 #: last_error of a send cancelled because its target left the targets file; such a send comes back
 #: when the target does.
@@ -32,6 +32,9 @@ WAVE_DROPPED = "wave removed from the plan"
 _TARGETS = cast(Table, Target.__table__)
 _SENDS = cast(Table, Send.__table__)
 _CHUNK = 1000   # ids per IN (...) list: far below every engine's parameter limit
+_MANY_PLANS = 20   # more distinct per-target plans than this: replan row by row instead of set-based
+WAITING = tuple(sorted(WAITING_STATES))
+CLAIMABLE_STATES = (SendState.SCHEDULED, SendState.RETRY)
 
 
 @dataclass(frozen=True)
@@ -215,20 +218,63 @@ async def _update_targets(s: Any, campaign_id: int, plan: dict[str, PlannedTarge
         await s.execute(update(Target), target_updates[start:start + 5000])
     await _cancel_for_targets(s, removed_ids, REMOVED_FROM_FILE)
     await _cancel_for_targets(s, newly_suppressed, SUPPRESSED)
-    if waiting:
-        await _replan_sends(s, campaign_id, waiting, counts)
+    if not waiting:
+        return
+    plans = {t.due_times for t in waiting.values()}
+    if len(plans) > _MANY_PLANS:
+        await _replan_row_by_row(s, campaign_id, waiting, counts)
+        return
+    # One plan for every target of the file and nobody removed: "the waiting targets of the campaign"
+    # is exactly the set to replan, so each statement covers them all without an id list.
+    whole = not removed_ids and len({t.due_times for t in plan.values()}) == 1
+    for dues in plans:
+        ids = [tid for tid, t in waiting.items() if t.due_times == dues]
+        for scope in ([None] if whole else _chunks(ids)):
+            await _replan_group(s, campaign_id, dues, scope, counts)
 
 
 async def _cancel_for_targets(s: Any, target_ids: Sequence[int], reason: str) -> None:
     for chunk in _chunks(target_ids):
         await s.execute(update(Send).where(Send.target_id.in_(chunk),
-                                           Send.state.in_((SendState.SCHEDULED, SendState.RETRY)))
+                                           Send.state.in_(CLAIMABLE_STATES))
                         .values(state=SendState.CANCELLED, last_error=reason)
                         .execution_options(synchronize_session=False))
 
 
-async def _replan_sends(s: Any, campaign_id: int, waiting: dict[int, PlannedTarget], counts: _Counts) -> None:
-    """Move scheduled sends to changed times, add new waves, revive sends of targets back in the file."""
+async def _replan_group(s: Any, campaign_id: int, dues: tuple[datetime, ...], target_ids: Sequence[int] | None,
+                       counts: _Counts) -> None:
+    """Set-based replan of the waiting targets `target_ids` (None: every waiting target of the
+    campaign) that share the plan `dues`: move scheduled sends whose planned time changed, revive
+    sends of targets back in the file, add waves the plan gained, cancel waves it lost."""
+    waiting_targets = select(Target.id).where(Target.campaign_id == campaign_id, Target.state.in_(WAITING))
+    scope = Send.target_id.in_(waiting_targets if target_ids is None else list(target_ids))
+    mine = (Send.campaign_id == campaign_id, scope)
+    for wave, due in enumerate(dues):
+        moved = await s.execute(update(Send).where(*mine, Send.wave == wave, Send.state == SendState.SCHEDULED,
+                                                   Send.planned_at != due)
+                                .values(due_at=due, planned_at=due).execution_options(synchronize_session=False))
+        counts.rescheduled += moved.rowcount
+        revived = await s.execute(update(Send).where(*mine, Send.wave == wave, Send.state == SendState.CANCELLED,
+                                                     Send.last_error == REMOVED_FROM_FILE)
+                                  .values(state=SendState.SCHEDULED, last_error=None, due_at=due, planned_at=due)
+                                  .execution_options(synchronize_session=False))
+        counts.planned += revived.rowcount
+        missing = waiting_targets.where(
+            ~exists().where(Send.target_id == Target.id, Send.wave == wave),
+            *(() if target_ids is None else (Target.id.in_(list(target_ids)),)))
+        added = await s.execute(insert(Send).from_select(
+            ["campaign_id", "target_id", "wave", "due_at", "planned_at", "state", "attempts"],
+            select(literal(campaign_id), Target.id, literal(wave), literal(due, UTCDateTime()),
+                   literal(due, UTCDateTime()), literal(SendState.SCHEDULED.value), literal(0))
+            .where(Target.id.in_(missing))))
+        counts.planned += added.rowcount
+    await s.execute(update(Send).where(*mine, Send.wave >= len(dues), Send.state.in_(CLAIMABLE_STATES))
+                    .values(state=SendState.CANCELLED, last_error=WAVE_DROPPED)
+                    .execution_options(synchronize_session=False))
+
+
+async def _replan_row_by_row(s: Any, campaign_id: int, waiting: dict[int, PlannedTarget], counts: _Counts) -> None:
+    """_replan_group for targets with many different plans: read the sends once, compare in Python."""
     conn = await s.connection()
     planned_at = _Binder(_SENDS, ["planned_at"], conn.dialect)
     current: dict[tuple[int, int], Any] = {

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from probe.adapters.imap import (
-    FetchedMessage,
-    FolderState,
-    ImapAccount,
-    ImapMailbox,
+from probe.adapters.imap import FetchedMessage, FolderState, ImapAccount, ImapMailbox
+from probe.adapters.imap_wire import (
     imap_utf7,
     mailbox_arg,
     parse_fetch,
     parse_internaldate,
     parse_search,
+    parse_select,
     uid_set,
 )
 from probe.errors import ImapError
@@ -390,6 +388,9 @@ def test_parse_internaldate_and_search_and_sets() -> None:
     assert mailbox_arg("INBOX") == "INBOX"
     assert mailbox_arg("Sent Items") == '"Sent Items"'
     assert mailbox_arg('a"b') == '"a\\"b"'
+    assert parse_select([b"FLAGS ()", b"3 EXISTS", b"OK [UIDVALIDITY 77] ok", b"OK [UIDNEXT 9] ok",
+                         b"[READ-WRITE] Select completed."]) == FolderState(77, 9, 3)
+    assert parse_select([b"3 EXISTS", b"done"]) is None
 
 
 def test_account_repr_hides_the_password(tmp_path: Path) -> None:
@@ -441,3 +442,33 @@ async def test_missing_password_is_refused_before_connecting() -> None:
     with pytest.raises(ImapError, match="no password") as err:
         await ImapMailbox(account).connect()
     assert "password_env" in (err.value.hint or "")
+
+
+async def test_new_mail_announced_during_another_command_still_wakes_the_wait(
+        dovecot_user: DovecotUser) -> None:
+    first = dovecot_user.append(message(1))
+    async with ImapMailbox(dovecot_user.account()) as mb:
+        await collect(mb, 0, None)
+        uid = dovecot_user.append(message(2))
+        # Dovecot announces the new message at the end of whatever command comes next (here a UID
+        # FETCH); aioimaplib drops untagged lines during a FETCH, and the server never repeats them.
+        assert mb._client is not None
+        await mb._bounded(mb._client.uid("fetch", str(first), "(FLAGS)"), "UID FETCH")
+        # (Dovecot's IDLE would still say "* 2 RECENT" here, but not when another client, such as
+        # the journalist's own, took the \Recent flag first: only the noted EXISTS is reliable.)
+        assert mb._news
+        t0 = time.monotonic()
+        assert await mb.wait_for_news(10) is True
+        assert time.monotonic() - t0 < 1
+        _, batches = await collect(mb, first, None)
+        assert [m.uid for m in flat(batches)] == [uid]
+        assert await mb.wait_for_news(0.3) is False  # consumed by that poll: no endless wake-ups
+
+
+async def test_idle_reports_mail_that_came_between_poll_and_idle(dovecot_user: DovecotUser) -> None:
+    async with ImapMailbox(dovecot_user.account()) as mb:
+        await collect(mb, 0, None)
+        dovecot_user.append(message(1))  # no command in flight: announced when IDLE starts
+        t0 = time.monotonic()
+        assert await mb.wait_for_news(10) is True
+        assert time.monotonic() - t0 < 2

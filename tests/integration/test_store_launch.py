@@ -181,3 +181,23 @@ async def test_launch_100k_targets(db_url: str) -> None:
         assert first < 30 and second < 30 and third < 30
     finally:
         await engine.dispose()
+
+
+async def test_many_individual_plans_replan_row_by_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    def plans(shift: timedelta, gaps: tuple[int, ...]) -> list:
+        return [dataclasses.replace(t, due_times=tuple(d + timedelta(minutes=i) + shift for d in t.due_times))
+                for i, t in enumerate(planned_targets(30, start=START, gaps_days=gaps))]
+
+    await launch(sessions, plans(timedelta(0), (6,)))
+    same = await launch(sessions, plans(timedelta(0), (6,)))
+    assert (same.sends_planned, same.sends_rescheduled) == (0, 0)
+    moved = await launch(sessions, plans(timedelta(hours=1), (6, 12)))
+    assert (moved.sends_planned, moved.sends_rescheduled) == (30, 60)
+    _, sends = await snapshot(sessions)
+    by_target = {s[1]: [] for s in sends}
+    for s in sends:
+        by_target[s[1]].append(s[4])
+    first = min(by_target)
+    assert by_target[first] == [START + timedelta(hours=1), START + timedelta(days=6, hours=1),
+                                START + timedelta(days=12, hours=1)]
+    assert len(sends) == 90

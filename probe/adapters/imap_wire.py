@@ -1,0 +1,192 @@
+"""IMAP wire details, pure and tested on their own: argument quoting, UID sets, and the parsing
+of SELECT, SEARCH and FETCH responses as aioimaplib hands them over (lines of bytes, with each
+literal as a bytearray, "* " and the command name stripped from untagged lines)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    raw: bytes
+    internaldate: datetime | None
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FolderState:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+EXISTS_LINE = re.compile(rb"^\* \d+ EXISTS\b")
+_ATOM = re.compile(r"^[A-Za-z0-9_.\-/&+]+$")
+
+
+def mailbox_arg(name: str) -> str:
+    """A folder name as an IMAP argument: modified UTF-7 for non-ASCII, quoted when needed.
+
+    aioimaplib sends names as they are, so "Sent Items" must be quoted and "Envoyés" encoded.
+    """
+    encoded = imap_utf7(name)
+    if _ATOM.match(encoded):
+        return encoded
+    return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def imap_utf7(name: str) -> str:
+    """RFC 3501 §5.1.3 modified UTF-7 ("&" escaped as "&-", non-ASCII as &base64-with-comma-)."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            data = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """Compact UID set: 1,2,3,7 → "1:3,7"."""
+    ranges: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(ranges)
+
+
+def parse_select(lines: list[Any]) -> FolderState | None:
+    uidvalidity = uidnext = None
+    exists = 0
+    for line in lines:
+        if not isinstance(line, bytes):
+            continue
+        if m := re.search(rb"\[UIDVALIDITY (\d+)\]", line):
+            uidvalidity = int(m.group(1))
+        elif m := re.search(rb"\[UIDNEXT (\d+)\]", line):
+            uidnext = int(m.group(1))
+        elif m := re.match(rb"(\d+) EXISTS\b", line):
+            exists = int(m.group(1))
+    if uidvalidity is None:
+        return None
+    return FolderState(uidvalidity=uidvalidity, uidnext=uidnext, exists=exists)
+
+
+def parse_search(lines: list[Any], after_uid: int) -> list[int]:
+    """UIDs above after_uid; `UID n:*` always returns the highest UID, even below n (RFC 3501)."""
+    uids: set[int] = set()
+    for line in lines[:-1]:  # aioimaplib strips "* SEARCH"; the last line is the tagged completion
+        if not isinstance(line, bytes):
+            continue
+        tokens = line.split()
+        if tokens[:1] == [b"SEARCH"]:
+            tokens = tokens[1:]
+        if all(tok.isdigit() for tok in tokens):  # anything else is not a SEARCH result line
+            uids.update(int(tok) for tok in tokens)
+    return sorted(u for u in uids if u > after_uid)
+
+
+_FETCH_START = re.compile(rb"^(\d+) FETCH \(")
+_LITERAL_END = re.compile(rb"\{(\d+)\}$")
+_UID = re.compile(rb"\bUID (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+_INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
+_MONTHS = {m: i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+
+
+def parse_fetch(lines: list[Any]) -> list[FetchedMessage]:
+    """Messages from a UID FETCH response as aioimaplib returns it.
+
+    Each message is `b'7 FETCH (UID 101 ... BODY[] {4521}'`, `bytearray(literal)`, `b')'`; servers
+    may put UID, FLAGS and INTERNALDATE before or after the literal, and may mix in unsolicited
+    FETCH lines without a literal (flag changes), which are skipped. aioimaplib does not group lines
+    per message (#72), so we walk them.
+    """
+    messages: list[FetchedMessage] = []
+    text: bytes | None = None
+    body: bytes | None = None
+    after_literal = False
+
+    def finish() -> None:
+        if text is not None and body is not None:
+            msg = _message(text, body)
+            if msg is not None:
+                messages.append(msg)
+
+    for item in lines:
+        if isinstance(item, bytearray):
+            if text is not None and body is None:
+                body = bytes(item)
+                after_literal = True
+            continue
+        if not isinstance(item, bytes):
+            continue
+        if after_literal and not _FETCH_START.match(item):
+            assert text is not None
+            text += b" " + item  # the part of the FETCH after the literal
+            after_literal = False
+            continue
+        after_literal = False
+        if _FETCH_START.match(item):
+            finish()
+            text, body = _LITERAL_END.sub(b"", item), None
+        else:
+            finish()
+            text, body = None, None
+    finish()
+    return messages
+
+
+def _message(text: bytes, body: bytes) -> FetchedMessage | None:
+    uid = _UID.search(text)
+    if uid is None:
+        return None
+    flags = _FLAGS.search(text)
+    date = _INTERNALDATE.search(text)
+    return FetchedMessage(uid=int(uid.group(1)), raw=body,
+                          internaldate=parse_internaldate(date.group(1).decode()) if date else None,
+                          flags=tuple(flags.group(1).decode().split()) if flags else ())
+
+
+def parse_internaldate(value: str) -> datetime | None:
+    """ "17-Jul-1996 02:44:25 -0700" (day may be space-padded) → aware datetime, None if malformed."""
+    m = re.fullmatch(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\s*", value)
+    if m is None:
+        return None
+    day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
+    month = _MONTHS.get(mon.capitalize())
+    if month is None:
+        return None
+    offset = timedelta(hours=int(oh), minutes=int(om)) * (-1 if sign == "-" else 1)
+    try:
+        return datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=timezone(offset))
+    except ValueError:
+        return None
+
+
+def has_news(lines: Iterable[Any]) -> bool:
+    return any(isinstance(line, bytes) and re.match(rb"(\d+ EXISTS|[1-9]\d* RECENT)\b", line)
+               for line in lines)
