@@ -196,7 +196,7 @@ def _reply_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: Any, width: int) -> str:
-    text = "-" if value in (None, "") else " ".join(str(value).split())
+    text = "-" if value in (None, "") else " ".join(render.printable(str(value)).split())
     return (text if len(text) <= width else text[:width - 1] + "…").ljust(width)
 
 
@@ -323,10 +323,10 @@ async def _review_walk(settings: Settings, include_all: bool, who: str, now: dat
 def _describe(row: dict[str, Any], i: int, total: int) -> str:
     reasons = "; ".join(row["reasons"] or []) or "-"
     current = row["override_answer"] or row["answer"]
-    text = (row["new_text"] or "").strip() or "(no new text)"
-    return (f"\n[{i}/{total}] reply {row['id']} from {row['sender']} (target {row['target_email'] or '-'}) "
-            f"received {row['received_at'].isoformat()}\n"
-            f"subject: {row['subject']}\n"
+    text = render.printable((row["new_text"] or "").strip(), keep_newlines=True) or "(no new text)"
+    return (f"\n[{i}/{total}] reply {row['id']} from {render.printable(row['sender'])} "
+            f"(target {row['target_email'] or '-'}) received {row['received_at'].isoformat()}\n"
+            f"subject: {render.printable(row['subject'])}\n"
             f"answer: {current} (automatic: {row['answer']})   reasons: {reasons}\n"
             f"--- new text ---\n{text}\n----------------")
 

@@ -44,6 +44,11 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s"
 
 
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """Text from a message or a CSV made safe for a terminal: no escape sequences, no stray controls."""
+    return "".join(ch if ch.isprintable() or (keep_newlines and ch == "\n") else " " for ch in text)
+
+
 def wave_name(wave: int | str) -> str:
     return svg.wave_name(int(wave))
 
@@ -97,7 +102,7 @@ def _grid(rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
 
 
 def render_table(report: dict[str, Any]) -> str:
-    lines = [f"{report['campaign']} — {report.get('status', '?')} (at {report.get('generated_at', '?')})",
+    lines = [f"{printable(report['campaign'])} — {report.get('status', '?')} (at {report.get('generated_at', '?')})",
              headline(report), ""]
     lines += _grid(_figure_rows(report))
     lines.append("")
@@ -112,9 +117,9 @@ def render_table(report: dict[str, Any]) -> str:
                     ["from the last email", duration(tsl.get("median")), duration(tsl.get("p90"))]])
     for field, segments in report.get("by", {}).items():
         lines.append("")
-        rows = [[f"by {field}", *_segment_header(), ""]]
+        rows = [[f"by {printable(field)}", *_segment_header(), ""]]
         for value, seg in segments.items():
-            rows.append([value or "(empty)", *_segment_cells(seg), "" if seg["rankable"] else "*"])
+            rows.append([printable(value) or "(empty)", *_segment_cells(seg), "" if seg["rankable"] else "*"])
         lines += _grid(rows)
         if any(not s["rankable"] for s in segments.values()):
             lines.append("  * too small to rank: fewer than 10 reachable targets (rate shown, not ranked)")

@@ -210,12 +210,12 @@ async def answer_facts(session: AsyncSession, campaign_id: int, by: str | None) 
     )
     conn = await session.connection()
     await conn.run_sync(table.create)
-    try:
-        await session.execute(table.insert().from_select(
-            ["seg", "wave", "to_answer", "since_last"], _answer_facts(dialect_name(session), campaign_id, by)))
-        yield table
-    finally:
-        await conn.run_sync(table.drop)
+    await session.execute(table.insert().from_select(
+        ["seg", "wave", "to_answer", "since_last"], _answer_facts(dialect_name(session), campaign_id, by)))
+    yield table
+    # Not in a finally: after an error the transaction is aborted (PostgreSQL refuses any statement)
+    # and its rollback removes the table anyway, DDL being transactional on both engines.
+    await conn.run_sync(table.drop)
 
 
 async def answered_by_wave(session: AsyncSession, facts: sa.Table) -> dict[str, dict[int, int]]:

@@ -261,3 +261,8 @@ def test_percent_and_interval_formatting() -> None:
     assert render.pct(None) == "n/a"
     assert render.ci([0.2789, 0.6493]) == "27.9–64.9 %"
     assert render.ci(None) == "n/a"
+
+
+def test_terminal_output_drops_escape_sequences() -> None:
+    assert render.printable("a\x1b[31mred\x07\r\nb") == "a [31mred   b"
+    assert render.printable("line 1\nline 2\x1b", keep_newlines=True) == "line 1\nline 2 "

@@ -156,6 +156,7 @@ async def test_launch_joins_a_callers_transaction(sessions: async_sessionmaker[A
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 async def test_launch_100k_targets(db_url: str) -> None:
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)

@@ -70,10 +70,7 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def probe_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    # Only this group's commands: the other command modules are tested on their own.
-    monkeypatch.setattr(probe.cli, "COMMAND_MODULES", ("probe.cli.report_cmd",))
-
+def probe_cli(capsys: pytest.CaptureFixture[str]):
     def run(*argv: str | Path) -> tuple[int, str, str]:
         code = probe.cli.main([str(a) for a in argv])
         out, err = capsys.readouterr()
