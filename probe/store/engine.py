@@ -37,7 +37,8 @@ def _parse(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"cannot read database URL {url!r}",
+        # Not echoed: an unreadable URL cannot be masked and may hold a password.
+        raise StoreError("cannot read database URL",
                          hint="write sqlite:///probe.db or postgresql://user@host/dbname") from exc
 
 

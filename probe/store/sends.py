@@ -50,24 +50,39 @@ class ClaimedSend:
     previous_message_ids: tuple[str, ...]     # earlier waves sent or uncertain, in wave order
 
 
+def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
+    due = aliased(Send)
+    return (select(due.id).join(Target, Target.id == due.target_id)
+            .where(due.campaign_id == campaign_id, due.state == state, due.due_at <= now,
+                   Target.state.in_(WAITING),
+                   ~exists().where(Suppression.email == Target.email))
+            .order_by(due.due_at, due.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=due))
+
+
 async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, lease_until: datetime,
                     domain: str, limit: int = 1) -> list[ClaimedSend]:
     """Lease up to `limit` due sends of waiting, unsuppressed targets to `owner`, oldest due first."""
-    # An alias, so the sub-SELECT is not correlated with the UPDATE's own `send`.
-    due = aliased(Send)
-    pick = (select(due.id).join(Target, Target.id == due.target_id)
-            .where(due.campaign_id == campaign_id, due.state.in_(CLAIMABLE), due.due_at <= now,
-                   Target.state.in_(WAITING),
-                   ~exists().where(Suppression.email == Target.email))
-            .order_by(due.due_at, due.wave, due.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=due))
-    claim = (update(Send).where(Send.id.in_(pick), Send.state.in_(CLAIMABLE))
-             .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until)
-             .returning(Send.id)
-             .execution_options(synchronize_session=False))
     async with transaction(db) as s:
-        ids = list((await s.execute(claim)).scalars())
+        ids: list[int] = []
+        # One state at a time, ordered by (due_at, id): the index (campaign_id, state, due_at) then
+        # yields the rows in order and the LIMIT stops the scan, instead of sorting every due row
+        # (0.2 s a claim with 100,000 sends due, measured).
+        # Select (rows locked, SKIP LOCKED on PostgreSQL), then update by id: inside one UPDATE … IN
+        # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) PostgreSQL may run the sub-select more than once
+        # and claim more than n rows (seen: 5 rows for LIMIT 1).
+        for state in CLAIMABLE:
+            if len(ids) >= limit:
+                break
+            picked = list((await s.execute(_pick(campaign_id, state, now, limit - len(ids)))).scalars())
+            if not picked:
+                continue
+            claim = (update(Send).where(Send.id.in_(picked), Send.state == state)
+                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until)
+                     .returning(Send.id)
+                     .execution_options(synchronize_session=False))
+            ids += list((await s.execute(claim)).scalars())
         if not ids:
             return []
         rows = list(await s.execute(

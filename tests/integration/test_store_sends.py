@@ -229,3 +229,13 @@ async def test_answer_between_claim_and_send(sessions: async_sessionmaker[AsyncS
     assert states[("t0@example.org", 0)] == SendState.CLAIMED       # in flight: the pass re-checks and cancels
     assert states[("t0@example.org", 1)] == SendState.CANCELLED
     assert await S.cancel_claimed(sessions, send_id=c.send_id, owner="host:1", reason="target answered")
+
+
+async def test_claim_never_takes_more_than_its_limit(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # PostgreSQL may re-run a LIMIT sub-select inside UPDATE … IN (…): the window of doubt must stay
+    # the number of sends in flight, so a claim of one is exactly one.
+    cid = await setup(sessions, count=5)
+    for claimed_so_far in (1, 2):
+        assert len(await claim(sessions, cid, limit=1)) == 1
+        states = await send_states(sessions)
+        assert sum(1 for s in states.values() if s is SendState.CLAIMED) == claimed_so_far
