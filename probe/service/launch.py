@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from probe.config import compute_plan_hash
 from probe.service.validate import validate_campaign
-from probe.store.campaigns import LaunchResult, PlannedTarget, launch_campaign
+from probe.store.campaigns import LaunchResult, PlannedTarget, first_planned_at, launch_campaign
 
 if TYPE_CHECKING:
     from probe.service.wiring import Service
@@ -27,8 +27,12 @@ class LaunchSummary:
 
 async def launch(service: Service, now: datetime, *, strict: bool = False) -> LaunchSummary:
     settings = service.settings
+    first = None
+    if settings.schedule.start is None and service.campaign_id is not None:
+        # Without schedule.start the campaign started at its first launch: a relaunch keeps that.
+        first = await first_planned_at(service.sessions, service.campaign_id)
     # Passwords are not needed to plan: launch connects to no mail server.
-    checked = validate_campaign(settings, now=now, strict=strict, secrets=False)
+    checked = validate_campaign(settings, now=now, strict=strict, secrets=False, start=first)
     planned = [PlannedTarget(line=row.line, address=row.address, email=row.email, fields=dict(row.fields),
                              due_times=checked.due_times)
                for row in checked.targets.rows]

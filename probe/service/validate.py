@@ -51,7 +51,7 @@ def _raise_all(problems: list[ProbeError], settings: Settings) -> None:
 
 
 def validate_campaign(settings: Settings, *, now: datetime, strict: bool = False,
-                      secrets: bool = True) -> Validation:
+                      secrets: bool = True, start: datetime | None = None) -> Validation:
     """Load templates and targets, render every template for every target, plan the waves."""
     problems: list[ProbeError] = []
     if secrets:
@@ -64,6 +64,6 @@ def validate_campaign(settings: Settings, *, now: datetime, strict: bool = False
                            header_columns=templates.header_variables())
     problems.extend(templates.validate_all(targets.rows))
     _raise_all(problems, settings)
-    start = settings.schedule.start or now
+    start = settings.schedule.start or start or now
     due = plan_waves(start, settings.schedule.reminders, settings.campaign.zone, settings.schedule.window)
     return Validation(targets, templates, tuple(due), start_in_past=start < now)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, insert, literal, select, text, update
+from sqlalchemy import Table, exists, func, insert, literal, select, text, update
 
 from probe.core import tokens
 from probe.core.model import WAITING_STATES, SendState, TargetState
@@ -337,3 +337,10 @@ async def get_campaign(db: Db, name: str) -> Campaign | None:
 async def record_pass(db: Db, campaign_id: int, wall_now: datetime) -> None:
     async with transaction(db) as s:
         await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(last_pass_at=wall_now))
+
+
+async def first_planned_at(db: Db, campaign_id: int) -> datetime | None:
+    """When the campaign's initial wave was planned: a relaunch without schedule.start keeps it."""
+    async with transaction(db) as s:
+        return (await s.execute(select(func.min(Send.planned_at))
+                                .where(Send.campaign_id == campaign_id, Send.wave == 0))).scalar_one_or_none()

@@ -181,3 +181,17 @@ async def test_overlapping_passes_never_send_the_same_message_twice(campaign_fac
     assert sorted(r.rcpt_tos[0] for r in received) == sorted(t["email"] for t in targets)
     ids = [message_from_bytes(r.raw, policy=policy.default)["Message-ID"] for r in received]
     assert len(set(ids)) == 30
+
+
+async def test_relaunch_without_a_start_keeps_the_first_launch_as_the_start(campaign_factory, smtp_server, db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url)
+    text = camp.config.read_text().replace('start = "2015-09-28T09:00:00"\n', "")
+    camp.config.write_text(text)
+    settings = load_config(camp.config)
+    assert settings.schedule.start is None
+    async with open_service(settings) as service:
+        first = await service.launch(T0)
+        again = await service.launch(T0 + timedelta(days=2))
+        assert again.result.sends_rescheduled == 0
+        assert again.due_times == first.due_times
+        assert local(first.due_times[0]) == T0
