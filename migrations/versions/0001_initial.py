@@ -155,8 +155,6 @@ def upgrade() -> None:
         sa.Column("smtp_reply", sa.Text(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("resolved_note", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"], name="fk_send_campaign_id_campaign",
-                                ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["target_id"], ["target.id"], name="fk_send_target_id_target", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_send"),
         sa.UniqueConstraint("message_id", name="uq_send_message_id"),

@@ -70,6 +70,7 @@ def _figure_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("  no", str(report["answers"]["no"])),
         ("  unclear", str(report["answers"]["unclear"])),
         ("  of which opted out", str(report["opted_out"])),
+        *([("suppressed (not asked)", str(report["suppressed"]))] if report.get("suppressed") else []),
         ("no answer", str(report["no_answer"])),
         ("answer rate (reachable)", pct(report["answer_rate"])),
         ("answer rate (all targets)", pct(report["answer_rate_all"])),
@@ -140,8 +141,10 @@ def _iso(value: datetime | None) -> str:
 
 def csv_row(fields: Sequence[str], target: dict[str, Any]) -> list[str]:
     state = str(target["state"])
-    answering = state in (TargetState.ANSWERED.value, TargetState.OPTED_OUT.value)
-    first, answered = target["first_sent_at"], target["answered_at"]
+    opted_out_at = target.get("opted_out_at")
+    answering = state == TargetState.ANSWERED.value or (state == TargetState.OPTED_OUT.value and
+                                                        opted_out_at is not None)
+    first, answered = target["first_sent_at"], target["answered_at"] or opted_out_at
     took = (answered - first).total_seconds() if first is not None and answered is not None else None
     values = target["fields"] or {}
     return [

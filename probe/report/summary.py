@@ -2,9 +2,11 @@
 
 Definitions (also written into the report's ``notes``):
 
-- targets: every target of the campaign; bounced: hard bounce; reachable = targets - bounced.
-- answered: targets a person answered (yes, no or unclear) *including* those who opted out, whose
-  answer counts as "no"; ``opted_out`` reports them on their own as well.
+- targets: every target of the campaign; bounced: hard bounce; suppressed: opted out elsewhere (an
+  opt-out reply in another campaign, or on the suppression list at launch), so never asked here;
+  reachable = targets - bounced - suppressed (= targets - bounced when nobody is suppressed).
+- answered: targets a person answered (yes, no or unclear) *including* those who replied asking to
+  be left alone, whose answer counts as "no"; ``opted_out`` reports them on their own as well.
 - the answer of a target is the reviewer's override when there is one, else the automatic one.
 - auto_replies: targets that sent only automatic replies (out-of-office...), never an answer;
   auto_reply_messages: how many such messages arrived.
@@ -38,17 +40,18 @@ MAX_SEGMENTS = 1000
 ACTIVE_SEND_STATES = (SendState.SCHEDULED.value, SendState.CLAIMED.value, SendState.RETRY.value)
 
 NOTES = [
-    "answered includes opted-out targets, counted as answer 'no'; opted_out also lists them alone",
+    "answered includes targets who replied to opt out, counted as answer 'no'; opted_out also lists them",
+    "suppressed targets (opted out elsewhere, never asked here) are not reachable",
     "answers use the reviewer's override when there is one",
     "auto_replies counts targets whose only replies were automatic; they are never answers",
-    "answer_rate = answered / reachable (targets - bounced), with a Wilson 95 % interval",
+    "answer_rate = answered / reachable (targets - bounced - suppressed), with a Wilson 95 % interval",
     "answered_by_wave credits each answer to the last email sent before it",
 ]
 
 
 def _figures(waves: int, targets: dict[str, int], sends: dict[tuple[int, str], int],
              by_wave: dict[int, int], durations: dict[str, dict[str, float | None]]) -> dict[str, Any]:
-    reachable = targets["targets"] - targets["bounced"]
+    reachable = targets["targets"] - targets["bounced"] - targets["suppressed"]
     answered = targets["answered"]
     ci = wilson_interval(answered, reachable)
     empty = {"median": None, "p90": None}
@@ -63,6 +66,7 @@ def _figures(waves: int, targets: dict[str, int], sends: dict[tuple[int, str], i
         "answer_rate_all": rate(answered, targets["targets"]),
         "answers": {a.value: targets[a.value] for a in Answer},
         "opted_out": targets["opted_out"],
+        "suppressed": targets["suppressed"],
         "auto_replies": targets["auto_replies"],
         "auto_reply_messages": targets["auto_reply_messages"],
         "bounced": targets["bounced"],
@@ -143,6 +147,6 @@ async def _segments(session: AsyncSession, cid: int, waves: int, by: str) -> dic
 
 
 def _no_targets() -> dict[str, int]:
-    keys = ["targets", "bounced", "opted_out", "answered", "pending", "contacted", "closed",
+    keys = ["targets", "bounced", "opted_out", "suppressed", "answered", "pending", "contacted", "closed",
             "auto_replies", "auto_reply_messages", *(a.value for a in Answer)]
     return dict.fromkeys(keys, 0)

@@ -49,13 +49,39 @@ def epoch_seconds(dialect: str, when: Any) -> ColumnElement[float]:
 
 
 def effective_answer() -> ColumnElement[str]:
-    """The answer a report counts: a person's override first; an opt-out is a "no"."""
+    """The answer a report counts: a person's override first, then the automatic answer; an opt-out
+    reply without one is a "no"."""
     return sa.case(
         (Target.answer_override.is_not(None), sa.cast(Target.answer_override, sa.String)),
-        (Target.state == TargetState.OPTED_OUT, sa.literal_column("'no'", sa.String)),
         (Target.answer.is_not(None), sa.cast(Target.answer, sa.String)),
+        (Target.state == TargetState.OPTED_OUT, sa.literal_column("'no'", sa.String)),
         else_=sa.literal_column("'unclear'", sa.String),
     )
+
+
+def opt_out_replies(campaign_id: int) -> sa.Subquery:
+    """When each target asked, in this campaign, to be left alone (its first opt-out message).
+
+    An opted-out target without one was suppressed (an opt-out in another campaign, or an address
+    already on the suppression list at launch): it did not answer this campaign.
+    """
+    return (sa.select(InboundMessage.target_id.label("target_id"),
+                      sa.func.min(InboundMessage.received_at).label("opt_at"))
+            .where(InboundMessage.campaign_id == campaign_id, InboundMessage.opt_out.is_(True),
+                   InboundMessage.target_id.is_not(None))
+            .group_by(InboundMessage.target_id)
+            .subquery("opt"))
+
+
+def answering(opt: sa.Subquery) -> ColumnElement[bool]:
+    """A person of this target answered this campaign: a reply, or an opt-out reply."""
+    return sa.or_(Target.state == TargetState.ANSWERED,
+                  sa.and_(Target.state == TargetState.OPTED_OUT, opt.c.opt_at.is_not(None)))
+
+
+def answer_time(opt: sa.Subquery) -> ColumnElement[datetime]:
+    # mark_opted_out leaves answered_at empty: the opt-out message's time stands in for it.
+    return sa.func.coalesce(Target.answered_at, opt.c.opt_at)
 
 
 def segment_of(by: str | None) -> ColumnElement[str]:
@@ -82,27 +108,33 @@ def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 async def target_figures(session: AsyncSession, campaign_id: int, by: str | None) -> dict[str, dict[str, int]]:
     """Per segment: targets, states, answers, and targets that sent only automatic replies."""
+    opt = opt_out_replies(campaign_id)
     base = (
         sa.select(
             segment_of(by).label("seg"),
             sa.cast(Target.state, sa.String).label("state"),
             effective_answer().label("answer"),
+            answering(opt).label("answering"),
         )
+        .select_from(Target)
+        .outerjoin(opt, opt.c.target_id == Target.id)
         .where(Target.campaign_id == campaign_id)
         .subquery("base")
     )
-    answering = base.c.state.in_(ANSWERING_STATES)
+    answered = base.c.answering.is_(True)
+    opted_out = base.c.state == TargetState.OPTED_OUT.value
     columns: dict[str, ColumnElement[int]] = {
         "targets": sa.func.count(),
         "bounced": _ones(base.c.state == TargetState.BOUNCED.value),
-        "opted_out": _ones(base.c.state == TargetState.OPTED_OUT.value),
-        "answered": _ones(answering),
+        "opted_out": _ones(sa.and_(opted_out, answered)),
+        "suppressed": _ones(sa.and_(opted_out, sa.not_(answered))),
+        "answered": _ones(answered),
         "pending": _ones(base.c.state == TargetState.PENDING.value),
         "contacted": _ones(base.c.state == TargetState.CONTACTED.value),
         "closed": _ones(base.c.state == TargetState.CLOSED.value),
     }
     for answer in Answer:
-        columns[answer.value] = _ones(sa.and_(answering, base.c.answer == answer.value))
+        columns[answer.value] = _ones(sa.and_(answered, base.c.answer == answer.value))
     stmt = sa.select(base.c.seg, *(c.label(k) for k, c in columns.items())).group_by(base.c.seg)
     out: dict[str, dict[str, int]] = {}
     for row in (await session.execute(stmt)).mappings():
@@ -172,20 +204,22 @@ def _answer_facts(dialect: str, campaign_id: int, by: str | None) -> sa.Select[A
     send whose outcome was never recorded); durations run from the first send and from the last
     send before the answer.
     """
-    sent_before = sa.and_(Send.sent_at.is_not(None), Send.sent_at <= Target.answered_at)
+    opt = opt_out_replies(campaign_id)
+    when = answer_time(opt)
+    sent_before = sa.and_(Send.sent_at.is_not(None), Send.sent_at <= when)
     inner = (
         sa.select(
             Target.id.label("target_id"),
             segment_of(by).label("seg"),
-            Target.answered_at.label("answered_at"),
+            sa.func.min(when).label("answered_at"),
             sa.func.min(Send.sent_at).label("first_sent"),
             sa.func.max(sa.case((sent_before, Send.sent_at))).label("last_sent"),
             sa.func.max(sa.case((sent_before, Send.wave))).label("wave"),
         )
         .select_from(Target)
+        .outerjoin(opt, opt.c.target_id == Target.id)
         .outerjoin(Send, sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT))
-        .where(Target.campaign_id == campaign_id, Target.state.in_(ANSWERING_STATES),
-               Target.answered_at.is_not(None))
+        .where(Target.campaign_id == campaign_id, answering(opt), when.is_not(None))
         .group_by(Target.id)
         .subquery("inner")
     )
@@ -309,19 +343,19 @@ async def answer_timeline(session: AsyncSession, campaign_id: int,
             .group_by(Send.wave))
     for wave, first, last in (await session.execute(stmt)):
         waves[int(wave)] = (float(first), float(last))
-    answered_epoch = epoch_seconds(dialect, Target.answered_at)
-    answering = sa.and_(Target.campaign_id == campaign_id, Target.state.in_(ANSWERING_STATES),
-                        Target.answered_at.is_not(None))
-    low, high = (await session.execute(
-        sa.select(sa.func.min(answered_epoch), sa.func.max(answered_epoch)).where(answering)
-    )).one()
+    opt = opt_out_replies(campaign_id)
+    times = (sa.select(epoch_seconds(dialect, answer_time(opt)).label("t"))
+             .select_from(Target).outerjoin(opt, opt.c.target_id == Target.id)
+             .where(Target.campaign_id == campaign_id, answering(opt), answer_time(opt).is_not(None))
+             .subquery("times"))
+    low, high = (await session.execute(sa.select(sa.func.min(times.c.t), sa.func.max(times.c.t)))).one()
     if low is None:
         return [], waves
     start = min([float(low)] + [w[0] for w in waves.values()])
     width = max(1.0, (float(high) - start) / buckets)
-    offset = (answered_epoch - start) / width
+    offset = (times.c.t - start) / width
     index = sa.cast(offset, sa.Integer) if dialect == "sqlite" else sa.cast(sa.func.floor(offset), sa.Integer)
-    sub = sa.select(index.label("b")).where(answering).subquery("b")
+    sub = sa.select(index.label("b")).subquery("b")
     stmt2 = sa.select(sub.c.b, sa.func.count()).group_by(sub.c.b).order_by(sub.c.b)
     points = [(start + int(b) * width, int(n)) for b, n in (await session.execute(stmt2))]
     return points, waves
@@ -336,10 +370,14 @@ async def stream_targets(session: AsyncSession, campaign_id: int,
     auto_n = (sa.select(sa.func.count())
               .where(InboundMessage.target_id == Target.id, InboundMessage.kind == MessageKind.AUTO_REPLY)
               .scalar_subquery())
+    opted_out_at = (sa.select(sa.func.min(InboundMessage.received_at))
+                    .where(InboundMessage.target_id == Target.id, InboundMessage.opt_out.is_(True))
+                    .scalar_subquery())
     stmt = (
         sa.select(Target.email, Target.fields, Target.state, Target.answer, Target.answer_override,
                   effective_answer().label("effective"), Target.answered_at,
-                  first_sent.label("first_sent_at"), auto_n.label("auto_replies"))
+                  first_sent.label("first_sent_at"), auto_n.label("auto_replies"),
+                  opted_out_at.label("opted_out_at"))
         .where(Target.campaign_id == campaign_id)
         .order_by(Target.line, Target.id)
         .execution_options(yield_per=chunk_size)

@@ -123,18 +123,18 @@ def test_normalise_url() -> None:
         E.normalise_url("not a url")
 
 
-async def test_pg_upgrade_with_percent_in_password(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: a role with a password")
+@pytest.mark.postgres
+async def test_pg_upgrade_with_percent_in_password() -> None:
     require_postgres()
-    from tests.fixtures.db import psql
+    from tests.fixtures.db import pg_database, psql
 
-    role = f"probe_pw_{abs(hash(db_url)) % 10**8}"
-    psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'p%w@d'")
-    try:
-        # The server trusts local connections, so the password is only carried, not checked:
-        # what matters is that Alembic does not choke on the % in the URL.
-        url = db_url.replace("postgres@", f"{role}:p%25w%40d@")
-        await asyncio.to_thread(E.upgrade, url)
-    finally:
-        psql(f'DROP ROLE IF EXISTS {role}')
+    with pg_database() as db_url:
+        role = f"probe_pw_{abs(hash(db_url)) % 10**8}"
+        psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'p%w@d'")
+        try:
+            # The server trusts local connections, so the password is only carried, not checked:
+            # what matters is that Alembic does not choke on the % in the URL.
+            url = db_url.replace("postgres@", f"{role}:p%25w%40d@")
+            await asyncio.to_thread(E.upgrade, url)
+        finally:
+            psql(f"DROP ROLE IF EXISTS {role}")

@@ -266,3 +266,33 @@ def test_percent_and_interval_formatting() -> None:
 def test_terminal_output_drops_escape_sequences() -> None:
     assert render.printable("a\x1b[31mred\x07\r\nb") == "a [31mred   b"
     assert render.printable("line 1\nline 2\x1b", keep_newlines=True) == "line 1\nline 2 "
+
+
+async def test_suppressed_targets_are_neither_answers_nor_reachable(db: async_sessionmaker[AsyncSession]) -> None:
+    from probe.core.model import MessageKind
+    from tests.fixtures.seed import SeedReply
+
+    targets = [
+        # On the suppression list at launch: nothing sent, no reply here.
+        SeedTarget("gone@x.example", {"sector": "a"}, TargetState.OPTED_OUT, sent(cancelled=(0, 1, 2))),
+        # Answered yes, then asked to be removed: still a yes, answered at the first reply.
+        SeedTarget("yes-then-out@x.example", {"sector": "a"}, TargetState.OPTED_OUT, sent(0, cancelled=(1, 2)),
+                   answer=Answer.YES, answered_at=T0 + timedelta(hours=2),
+                   replies=[SeedReply(MessageKind.HUMAN_REPLY, T0 + timedelta(hours=2), answer=Answer.YES),
+                            SeedReply(MessageKind.HUMAN_REPLY, T0 + timedelta(days=1), opt_out=True)]),
+        SeedTarget("silent@x.example", {"sector": "a"}, TargetState.CLOSED, sent(0, 1, 2)),
+    ]
+    async with db.begin() as s:
+        cid = await seed_campaign(s, "suppressed", targets)
+    async with db() as s:
+        report = await build_report(s, "suppressed", now=NOW)
+        out = io.StringIO()
+        await render.write_csv(out, await agg.field_names(s, cid), agg.stream_targets(s, cid))
+    assert (report["targets"], report["suppressed"], report["reachable"]) == (3, 1, 2)
+    assert (report["answered"], report["opted_out"], report["no_answer"]) == (1, 1, 1)
+    assert report["answers"] == {"yes": 1, "no": 0, "unclear": 0}
+    assert report["time_to_answer_s"]["median"] == 7200.0
+    assert "suppressed (not asked)" in render.render_table(report)
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert rows["gone@x.example"]["answer"] == ""
+    assert rows["yes-then-out@x.example"]["answer"] == "yes"
