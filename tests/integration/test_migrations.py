@@ -4,6 +4,7 @@ revision walks down to base and up again, and the schema version is checked at s
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,13 +129,13 @@ async def test_pg_upgrade_with_percent_in_password() -> None:
     require_postgres()
     from tests.fixtures.db import pg_database, psql
 
-    with pg_database() as db_url:
-        role = f"probe_pw_{abs(hash(db_url)) % 10**8}"
-        psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'p%w@d'")
-        try:
+    role = f"probe_pw_{secrets.token_hex(4)}"
+    psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'p%w@d'")
+    try:
+        with pg_database() as db_url:
             # The server trusts local connections, so the password is only carried, not checked:
             # what matters is that Alembic does not choke on the % in the URL.
             url = db_url.replace("postgres@", f"{role}:p%25w%40d@")
             await asyncio.to_thread(E.upgrade, url)
-        finally:
-            psql(f"DROP ROLE IF EXISTS {role}")
+    finally:
+        psql(f"DROP ROLE IF EXISTS {role}")   # after its database is gone
