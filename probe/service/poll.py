@@ -11,7 +11,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,6 +93,20 @@ async def find_target(session: AsyncSession, campaign_id: int, parsed: ParsedMes
     return None, None
 
 
+#: How far a server's clock may run ahead of ours before its time is not believed.
+CLOCK_SKEW = timedelta(minutes=15)
+
+
+def received_time(internaldate: datetime | None, date_header: datetime | None, now: datetime) -> datetime:
+    """When the message arrived: the server's INTERNALDATE, else the Date header, else this pass.
+    A time after `now` cannot be right on the campaign clock (a simulated run, or a skewed clock),
+    so the pass that saw the message is the best bound."""
+    for candidate in (internaldate, date_header):
+        if candidate is not None and candidate <= now + CLOCK_SKEW:
+            return candidate
+    return now
+
+
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the message in its canonical form (CRLF line ends, as on the wire), so the copy
     read over IMAP and the same message exported to an mbox or a .eml file are recognised as one."""
@@ -111,7 +125,7 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
     """Store one raw message and apply what it means; None when it was already stored."""
     campaign_id = service.require_campaign()
     parsed, verdict = classify_bytes(raw, service.words)
-    received = received_at or parsed.date or now
+    received = received_time(received_at, parsed.date, now)
     details: dict[str, object] = {
         "failed_recipients": list(verdict.failed_recipients),
         "original_message_ids": list(verdict.original_message_ids),

@@ -75,3 +75,19 @@ def test_a_human_reply_never_matches_on_failed_recipients():
     odd = Classification(kind=MessageKind.HUMAN_REPLY, failed_recipients=("someone@x.example",))
     found = match_candidates(in_reply_to="", references=(), to_addrs=(), from_addr="", classification=odd)
     assert found == []
+
+
+def test_received_time_believes_the_server_unless_it_is_ahead_of_the_campaign_clock():
+    from datetime import UTC, datetime, timedelta
+
+    from probe.service.poll import received_time
+
+    now = datetime(2015, 10, 1, 9, tzinfo=UTC)
+    internal = now - timedelta(hours=3)
+    header = now - timedelta(hours=4)
+    assert received_time(internal, header, now) == internal
+    assert received_time(None, header, now) == header
+    assert received_time(None, None, now) == now
+    # A simulated campaign clock in 2015 and a server that stamped the message in 2026:
+    assert received_time(datetime(2026, 1, 1, tzinfo=UTC), header, now) == header
+    assert received_time(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), now) == now
