@@ -65,6 +65,12 @@ def _reply(code: int, message: str) -> str:
     return f"{code} {message}".strip()
 
 
+def _refusal(exc: aiosmtplib.SMTPResponseException, permanent: OutcomeKind) -> SendOutcome:
+    """5xx is permanent; 4xx, and -1 for a reply that could not be read, are worth a retry."""
+    kind = permanent if 500 <= exc.code < 600 else OutcomeKind.TEMPORARY
+    return SendOutcome(kind, _reply(exc.code, exc.message))
+
+
 class SmtpSender:
     """One SMTP connection, reused for many messages; reconnects when the server dropped it."""
 
@@ -115,8 +121,6 @@ class SmtpSender:
     async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendOutcome:
         try:
             client = await self._connected()
-        except SmtpError:
-            raise
         except (aiosmtplib.SMTPException, OSError) as exc:
             return SendOutcome(OutcomeKind.TEMPORARY, f"connection failed: {exc}")
         raw = message.as_bytes(policy=SMTP_POLICY)
@@ -127,28 +131,18 @@ class SmtpSender:
             await client.rcpt(recipient)
         except aiosmtplib.SMTPRecipientRefused as exc:
             await self._reset(client)
-            kind = OutcomeKind.REFUSED_RECIPIENT if 500 <= exc.code < 600 else OutcomeKind.TEMPORARY
-            return SendOutcome(kind, _reply(exc.code, exc.message))
-        except aiosmtplib.SMTPSenderRefused as exc:
+            return _refusal(exc, OutcomeKind.REFUSED_RECIPIENT)
+        except aiosmtplib.SMTPResponseException as exc:   # MAIL FROM refused, or an odd reply
             await self._reset(client)
-            kind = OutcomeKind.REFUSED_MESSAGE if 500 <= exc.code < 600 else OutcomeKind.TEMPORARY
-            return SendOutcome(kind, _reply(exc.code, exc.message))
-        except aiosmtplib.SMTPResponseException as exc:
-            await self._reset(client)
-            return SendOutcome(OutcomeKind.TEMPORARY, _reply(exc.code, exc.message))
+            return _refusal(exc, OutcomeKind.REFUSED_MESSAGE)
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._drop()
             return SendOutcome(OutcomeKind.TEMPORARY, f"connection lost before DATA: {exc}")
         try:
             response = await client.data(raw)
-        except aiosmtplib.SMTPDataError as exc:
+        except aiosmtplib.SMTPResponseException as exc:   # DATA refused (content, policy, size)
             await self._reset(client)
-            kind = OutcomeKind.REFUSED_MESSAGE if 500 <= exc.code < 600 else OutcomeKind.TEMPORARY
-            return SendOutcome(kind, _reply(exc.code, exc.message))
-        except aiosmtplib.SMTPResponseException as exc:
-            await self._reset(client)
-            kind = OutcomeKind.REFUSED_MESSAGE if 500 <= exc.code < 600 else OutcomeKind.TEMPORARY
-            return SendOutcome(kind, _reply(exc.code, exc.message))
+            return _refusal(exc, OutcomeKind.REFUSED_MESSAGE)
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._drop()
             return SendOutcome(OutcomeKind.UNCERTAIN, f"connection lost during DATA: {exc}")

@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, prepare_database
 from probe.core.durations import format_duration
 from probe.errors import InputError
+
+T = TypeVar("T")
 
 
 def register(subparsers: Any) -> None:
@@ -92,6 +95,22 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run_purge)
 
 
+def with_service(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
+                 launched: bool = True) -> T:
+    """Bring the database schema up to date, open the campaign, run `work(service)` in an event loop."""
+    from probe.service.wiring import open_service
+
+    prepare_database(settings)   # Alembic runs its own event loop: before ours starts
+
+    async def go() -> T:
+        async with open_service(settings, check_plan=check_plan) as service:
+            if launched:
+                service.require_campaign()
+            return await work(service)
+
+    return asyncio.run(go())
+
+
 def _local(dt: datetime, zone: Any) -> str:
     return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
@@ -127,17 +146,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_launch(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
-
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    prepare_database(settings)
-
-    async def go() -> Any:
-        async with open_service(settings) as service:
-            return await service.launch(now, strict=args.strict)
-
-    summary = asyncio.run(go())
+    summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
     r = summary.result
     verb = "created" if r.created else "updated"
     print(f"campaign {settings.campaign.name!r} {verb}: {r.targets_added} targets added, {r.targets_kept} kept, "
@@ -149,17 +160,9 @@ def run_launch(args: argparse.Namespace) -> int:
 
 
 def run_tick(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
-
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    prepare_database(settings)
-
-    async def go() -> Any:
-        async with open_service(settings, check_plan=True) as service:
-            return await service.tick(now)
-
-    result = asyncio.run(go())
+    result = with_service(settings, lambda service: service.tick(now), check_plan=True)
     print(result.summary())
     uncertain = result.dispatched.uncertain + result.dispatched.found_uncertain
     if uncertain:
@@ -170,36 +173,20 @@ def run_tick(args: argparse.Namespace) -> int:
 def run_daemon(args: argparse.Namespace) -> int:
     from probe.service.clock import Clock
     from probe.service.daemon import Daemon
-    from probe.service.wiring import open_service
 
     settings = load(args.config)
     start = parse_now(args.now, settings) if args.now else None
     if args.speed <= 0:
         raise InputError("--speed must be positive", field="--speed", hint="e.g. --speed 3600")
-    prepare_database(settings)
-
-    async def go() -> int:
-        async with open_service(settings, check_plan=True) as service:
-            daemon = Daemon(service, Clock(start, args.speed))
-            return await daemon.run()
-
-    return asyncio.run(go())
+    return with_service(settings, lambda service: Daemon(service, Clock(start, args.speed)).run(), check_plan=True)
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
     from probe.store.status import status_summary
 
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    prepare_database(settings)
-
-    async def go() -> Any:
-        async with open_service(settings) as service:
-            campaign_id = service.require_campaign()
-            return await status_summary(service.sessions, campaign_id, now=now)
-
-    s = asyncio.run(go())
+    s = with_service(settings, lambda service: status_summary(service.sessions, service.campaign_id, now=now))
     if args.health:
         limit = 3 * settings.schedule.tick_every
         age = datetime.now(UTC) - s.last_pass_at if s.last_pass_at else None
@@ -242,21 +229,12 @@ def _print_status(settings: Any, s: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
-
     settings = load(args.config)
     now = parse_now(args.now, settings)
     if not args.path.exists():
         raise InputError(f"{args.path} does not exist", file=str(args.path),
                          hint="give an mbox file, a maildir, a folder of .eml files or one .eml file")
-    prepare_database(settings)
-
-    async def go() -> Any:
-        async with open_service(settings) as service:
-            service.require_campaign()
-            return await service.import_path(args.path, now)
-
-    result = asyncio.run(go())
+    result = with_service(settings, lambda service: service.import_path(args.path, now))
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())) or "none"
     print(f"imported {result.new_messages} messages ({kinds}); {result.duplicates} already stored; "
           f"{result.unmatched} matched no target (probe replies {args.config} --unmatched)")
@@ -264,19 +242,13 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
     from probe.store.sends import resolve_uncertain
 
     settings = load(args.config)
-    prepare_database(settings)
-
-    async def go() -> bool:
-        async with open_service(settings) as service:
-            service.require_campaign()
-            return await resolve_uncertain(service.sessions, send_id=args.send_id, sent=args.sent,
-                                           note=args.note or ("confirmed sent" if args.sent else "resend"))
-
-    if not asyncio.run(go()):
+    note = args.note or ("confirmed sent" if args.sent else "resend")
+    done = with_service(settings, lambda service: resolve_uncertain(service.sessions, send_id=args.send_id,
+                                                                     sent=args.sent, note=note))
+    if not done:
         raise InputError(f"send {args.send_id} is not an uncertain send of this campaign", field="SEND_ID",
                          hint=f"probe status {args.config} lists the uncertain sends")
     print(f"send {args.send_id}: {'recorded as sent' if args.sent else 'planned again'}")
@@ -284,22 +256,18 @@ def run_resolve(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    from probe.service.wiring import open_service
     from probe.store.purge import purge_campaign
 
     settings = load(args.config)
     if not args.yes:
         raise InputError("purge deletes every target, send and message of the campaign", field="--yes",
                          hint=f"run: probe purge {args.config} --yes")
-    prepare_database(settings)
 
-    async def go() -> dict[str, int]:
-        async with open_service(settings) as service:
-            campaign_id = service.require_campaign()
-            async with service.sessions() as session:
-                return await purge_campaign(session, campaign_id, forget_suppressed=args.forget_suppressed)
+    async def purge(service: Any) -> dict[str, int]:
+        async with service.sessions() as session:
+            return await purge_campaign(session, service.campaign_id, forget_suppressed=args.forget_suppressed)
 
-    counts = asyncio.run(go())
+    counts = with_service(settings, purge)
     print(f"campaign {settings.campaign.name!r} purged: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 

@@ -192,19 +192,21 @@ table{border-collapse:collapse;margin:.5rem 0}
 td,th{padding:.25rem .7rem;white-space:nowrap;border-bottom:1px solid #e4e7eb;text-align:right}
 td:first-child,th:first-child{text-align:left}th{font-weight:600;background:#f5f7fa}
 .muted{color:#7b8794}.note{font-size:.9rem;color:#52606d}tr.small td{color:#7b8794}
-td.text{white-space:normal;text-align:left;max-width:24rem}
+td.text{white-space:normal;text-align:left;max-width:24rem}.scroll{overflow-x:auto}
+table.wide td,table.wide th{padding:.2rem .45rem;font-size:.92rem}
 """
 
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]], row_class: Sequence[str] = (),
-           wrap: frozenset[int] = frozenset()) -> str:
-    out = ["<table><thead><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead><tbody>"]
+           wrap: frozenset[int] = frozenset(), cls: str = "") -> str:
+    opening = f'<div class="scroll"><table class="{cls}"><thead><tr>' if cls else "<table><thead><tr>"
+    out = [opening, *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead><tbody>"]
     for i, row in enumerate(rows):
         cls = f' class="{row_class[i]}"' if i < len(row_class) and row_class[i] else ""
         cells = (f'<td class="text">{escape(c)}</td>' if j in wrap else f"<td>{escape(c)}</td>"
                  for j, c in enumerate(row))
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>" if cls else "</tbody></table>")
     return "".join(out)
 
 
@@ -244,7 +246,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
         parts.append(f"<h2>By {escape(field)}</h2>")
         parts.append(_table([field, *_segment_header()],
                             [[value or "(empty)", *_segment_cells(seg)] for value, seg in segments.items()],
-                            ["" if seg["rankable"] else "small" for seg in segments.values()]))
+                            ["" if seg["rankable"] else "small" for seg in segments.values()], cls="wide"))
         if any(not s["rankable"] for s in segments.values()):
             parts.append('<p class="note">Grey rows: too small to rank (fewer than 10 reachable targets); '
                          "their rates are shown, not ranked.</p>")
@@ -257,7 +259,8 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
         parts.append('<p class="note">Confirm or correct with <code>probe review CONFIG</code>.</p>')
         parts.append(_table(["id", "received", "from", "subject", "new text", "answer"], [
             (str(r["id"]), _iso(r["received_at"]), r["sender"], r["subject"], r["new_text"][:300],
-             str(r["override_answer"] or r["answer"] or "")) for r in review], wrap=frozenset({2, 3, 4})))
+             str(r["override_answer"] or r["answer"] or "")) for r in review], wrap=frozenset({2, 3, 4}),
+            cls="wide"))
     parts.append("<h2>How to read this</h2><ul class=\"note\">")
     parts += [f"<li>{escape(note)}</li>" for note in report.get("notes", [])]
     parts.append("</ul></body></html>")
