@@ -161,9 +161,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("target_id", "wave", name="uq_send_target_wave"),
     )
     op.create_index("ix_send_campaign_state_due", "send", ["campaign_id", "state", "due_at"])
+    op.create_index("ix_send_campaign_wave_state", "send", ["campaign_id", "wave", "state"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_send_campaign_wave_state", table_name="send")
     op.drop_index("ix_send_campaign_state_due", table_name="send")
     op.drop_table("send")
     with op.batch_alter_table("target") as batch:

@@ -120,7 +120,8 @@ class Target(Base):
 class Send(Base):
     __tablename__ = "send"
     __table_args__ = (UniqueConstraint("target_id", "wave", name="uq_send_target_wave"),
-                      Index("ix_send_campaign_state_due", "campaign_id", "state", "due_at"))
+                      Index("ix_send_campaign_state_due", "campaign_id", "state", "due_at"),
+                      Index("ix_send_campaign_wave_state", "campaign_id", "wave", "state"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Denormalised from the target for the claim index; no foreign key of its own, because on

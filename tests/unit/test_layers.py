@@ -49,3 +49,19 @@ def test_core_reads_no_clock():
             if needle in text:
                 bad.append(f"{path.name}: {needle}")
     assert not bad, bad
+
+
+def test_the_kinds_offered_by_replies_are_the_vocabulary():
+    from probe.cli.report_cmd import KINDS
+    from probe.core.model import MessageKind
+
+    assert KINDS == [k.value for k in MessageKind]
+
+
+def test_help_does_not_import_the_database_layer():
+    import subprocess
+    import sys
+
+    code = "import sys, probe.cli; probe.cli.build_parser(); print('sqlalchemy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
