@@ -107,6 +107,15 @@ def received_time(internaldate: datetime | None, date_header: datetime | None, n
     return now
 
 
+MAX_SUBJECT = 2000
+MAX_NEW_TEXT = 20_000
+
+
+def storable(text: str, limit: int) -> str:
+    """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates, bounded."""
+    return text[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the message in its canonical form (CRLF line ends, as on the wire), so the copy
     read over IMAP and the same message exported to an mbox or a .eml file are recognised as one."""
@@ -139,11 +148,14 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
         target_id, method = await find_target(session, campaign_id, parsed, verdict)
         record = InboundRecord(
             mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
-            message_id_header=parsed.message_id[:250], raw_sha256=content_hash(raw),
+            message_id_header=storable(parsed.message_id, 250), raw_sha256=content_hash(raw),
             raw=raw if keep else None, size=len(raw), received_at=received, date_header=parsed.date,
-            sender=parsed.from_addr[:320], subject=parsed.subject, kind=verdict.kind, answer=verdict.answer,
-            opt_out=verdict.opt_out, new_text=verdict.new_text if keep else verdict.new_text[:500],
-            reasons=list(verdict.reasons), details=details, target_id=target_id, match_method=method)
+            sender=storable(parsed.from_addr, 320), subject=storable(parsed.subject, MAX_SUBJECT),
+            kind=verdict.kind, answer=verdict.answer, opt_out=verdict.opt_out,
+            new_text=storable(verdict.new_text, MAX_NEW_TEXT if keep else 500),
+            reasons=[storable(r, 200) for r in verdict.reasons],
+            details={k: storable(v, 2000) if isinstance(v, str) else v for k, v in details.items()},
+            target_id=target_id, match_method=method)
         row_id = await insert_inbound(session, campaign_id, record)
         if row_id is None:
             return None

@@ -71,3 +71,19 @@ def test_health_and_purge(campaign_factory, smtp_server, tmp_path):
     assert r.returncode == 0 and "5 targets" in r.stdout
     r = probe("status", camp.config)
     assert r.returncode == 2 and "probe launch" in r.stderr
+
+
+def test_hostile_messages_are_stored_and_listed_not_fatal(campaign_factory, smtp_server, db_url, tmp_path):
+    """NUL bytes, a huge subject, broken MIME and bad charsets: imported on both engines, nothing lost."""
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url)
+    assert probe("launch", camp.config).returncode == 0
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "nul.eml").write_bytes(b"From: a\x00b@x.example\r\nSubject: Re: OUI\x00 ou NON\r\n\r\nOui\x00 merci\r\n")
+    (folder / "huge.eml").write_bytes(b"Subject: " + b"=?utf-8?q?a?= " * 50_000 + b"\r\n\r\nbody\r\n")
+    (folder / "mime.eml").write_bytes(b"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n"
+                                      b"Content-Type: text/plain; charset=no-such-charset\r\n\r\n\xff\xfe\r\n")
+    (folder / "surrogates.eml").write_bytes(b"Subject: \xed\xa0\x80 Re: hello\r\nFrom: s@x.example\r\n\r\n\xed\xa0\x80\r\n")
+    r = probe("import", camp.config, folder)
+    assert r.returncode == 0, r.stderr
+    assert "imported 4 messages" in r.stdout
