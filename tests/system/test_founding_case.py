@@ -84,5 +84,6 @@ def test_founding_case_50_directors(campaign_factory, smtp_server, db_url, dovec
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_founding_case_at_2000_targets(campaign_factory, smtp_server, db_url, dovecot_user):
     check(*play(2000, campaign_factory, smtp_server, db_url, dovecot_user))
