@@ -299,6 +299,14 @@ class TargetsConfig(_Section):
     strict: bool = False
 
 
+def refuse_plaintext(security: str, info: ValidationInfo, fix: str) -> str:
+    """security = "none" only towards this machine, unless the file says allow_plaintext = true."""
+    host = info.data.get("host")
+    if security == "none" and host and not is_loopback(host) and not info.data.get("allow_plaintext"):
+        raise ValueError(f"\"none\" sends the password and the mail unencrypted to {host} (fix: {fix})")
+    return security
+
+
 class SmtpConfig(_Section):
     host: NonEmpty
     allow_plaintext: bool = False
@@ -318,11 +326,7 @@ class SmtpConfig(_Section):
     @field_validator("security")
     @classmethod
     def _plaintext(cls, value: str, info: ValidationInfo) -> str:
-        host = info.data.get("host")
-        if value == "none" and host and not is_loopback(host) and not info.data.get("allow_plaintext"):
-            raise ValueError(f"\"none\" sends the password and the mail unencrypted to {host} "
-                             "(fix: use \"starttls\" or \"tls\"; for a trusted relay add allow_plaintext = true)")
-        return value
+        return refuse_plaintext(value, info, 'use "starttls" or "tls"; for a trusted relay add allow_plaintext = true')
 
     @field_validator("port")
     @classmethod
@@ -375,11 +379,7 @@ class ImapConfig(_Section):
     @field_validator("security")
     @classmethod
     def _plaintext(cls, value: str, info: ValidationInfo) -> str:
-        host = info.data.get("host")
-        if value == "none" and host and not is_loopback(host) and not info.data.get("allow_plaintext"):
-            raise ValueError(f"\"none\" sends the password and the mail unencrypted to {host} "
-                             "(fix: use \"tls\"; for a trusted server add allow_plaintext = true)")
-        return value
+        return refuse_plaintext(value, info, 'use "tls"; for a trusted server add allow_plaintext = true')
 
     @field_validator("port")
     @classmethod
