@@ -83,7 +83,8 @@ def test_hostile_messages_are_stored_and_listed_not_fatal(campaign_factory, smtp
     (folder / "huge.eml").write_bytes(b"Subject: " + b"=?utf-8?q?a?= " * 50_000 + b"\r\n\r\nbody\r\n")
     (folder / "mime.eml").write_bytes(b"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n"
                                       b"Content-Type: text/plain; charset=no-such-charset\r\n\r\n\xff\xfe\r\n")
-    (folder / "surrogates.eml").write_bytes(b"Subject: \xed\xa0\x80 Re: hello\r\nFrom: s@x.example\r\n\r\n\xed\xa0\x80\r\n")
+    (folder / "surrogates.eml").write_bytes(b"Subject: \xed\xa0\x80 Re: hello\r\nFrom: s@x.example\r\n\r\n"
+                                            b"\xed\xa0\x80\r\n")
     r = probe("import", camp.config, folder)
     assert r.returncode == 0, r.stderr
     assert "imported 4 messages" in r.stdout

@@ -55,7 +55,7 @@ def test_the_kinds_offered_by_replies_are_the_vocabulary():
     from probe.cli.report_cmd import KINDS
     from probe.core.model import MessageKind
 
-    assert KINDS == [k.value for k in MessageKind]
+    assert [k.value for k in MessageKind] == KINDS
 
 
 def test_help_does_not_import_the_database_layer():
