@@ -195,3 +195,20 @@ async def test_relaunch_without_a_start_keeps_the_first_launch_as_the_start(camp
         assert again.result.sends_rescheduled == 0
         assert again.due_times == first.due_times
         assert local(first.due_times[0]) == T0
+
+
+async def test_rate_limit_spaces_the_sends(campaign_factory, smtp_server, tmp_path):
+    # 20/s over 5 sends: the last one cannot leave before 4 intervals (0.2 s) have passed.
+    import time
+
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=f"sqlite:///{tmp_path}/r.db",
+                            sections={"smtp": {"rate_limit": "20/s", "concurrency": 4}})
+    settings = load_config(camp.config)
+    from tests.fixtures.db import run_upgrade
+
+    run_upgrade(settings.database.url)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        started = time.monotonic()
+        assert (await service.tick(T0)).sent == 5
+        assert time.monotonic() - started >= 4 / 20

@@ -235,3 +235,50 @@ async def test_daemon_records_a_reply_within_seconds_through_idle(campaign_facto
         finally:
             daemon.request_stop()
             await asyncio.wait_for(task, 30)
+
+
+async def test_out_of_office_defers_a_reminder_only_when_switched_on(campaign_factory, smtp_server, db_url, imap_env):
+    # "absent jusqu'au 12 octobre": reminder 1 (4 October) waits for the return, reminder 2 (10 October) too.
+    for switch in (False, True):
+        camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, imap=imap_section(imap_env),
+                                name=f"ooo-{switch}", targets=[{"email": f"absent-{switch}@client.example.com",
+                                                               "prenom": "A", "nom": "B", "secteur": "x"}],
+                                sections={"schedule": {"defer_after_out_of_office": switch},
+                                          "campaign": {"keep_bodies": False}})
+        settings = load_config(camp.config)
+        async with open_service(settings) as service:
+            await service.launch(T0)
+            await service.tick(T0)
+            original = smtp_server.handler.to(f"absent-{switch}@client.example.com")[0].message
+            imap_env.append(out_of_office(original), date=T0 + timedelta(minutes=1))
+            await service.tick(T0 + timedelta(hours=1))
+            dues = {}
+            async with service.sessions() as session:
+                from probe.store.tables import Send
+
+                for wave, due in (await session.execute(select(Send.wave, Send.due_at))).all():
+                    dues[wave] = due.astimezone(PARIS)
+                rows = list((await session.execute(select(InboundMessage))).scalars())
+            if switch:
+                assert dues[1].date().isoformat() == "2015-10-12" and dues[1].hour == 9
+                assert dues[2].date().isoformat() == "2015-10-12"
+            else:
+                assert dues[1].date().isoformat() == "2015-10-04"
+            # keep_bodies = false: the hash and the verdict are kept, the bytes are not.
+            ooo = [r for r in rows if r.kind is MessageKind.AUTO_REPLY]
+            assert ooo and ooo[-1].raw is None and len(ooo[-1].raw_sha256) == 64
+            assert ooo[-1].details["return_date"] == "2015-10-12"
+
+
+async def test_a_copy_of_each_probe_goes_to_the_sent_folder_when_asked(campaign_factory, smtp_server, db_url,
+                                                                       imap_env):
+    imap_env.create_folder("Sent")
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url,
+                            imap=imap_section(imap_env) | {"sent_folder": "Sent"})
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        assert (await service.tick(T0)).sent == 5
+        # The copies are not replies: polling INBOX afterwards finds nothing new.
+        assert (await service.tick(T0 + timedelta(hours=1))).new_messages == 0
+    assert len(imap_env.flags("Sent")) == 5
