@@ -62,6 +62,13 @@ class SmtpRecorder:
         return f"250 2.0.0 Ok: queued as DEMO{item.number:05d}"
 
 
+async def close_server(server: asyncio.Server | None) -> None:
+    """Stop listening and wait until every connection of that server is closed."""
+    if server is not None:
+        server.close()
+        await server.wait_closed()
+
+
 class DemoSmtpServer:
     """`async with DemoSmtpServer() as smtp:` → smtp.port, smtp.recorder.received."""
 
@@ -80,10 +87,8 @@ class DemoSmtpServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await close_server(self._server)
+        self._server = None
 
 
 def _pymap_config_class() -> Any:
@@ -134,10 +139,8 @@ class DemoImapServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await close_server(self._server)
+        self._server = None
         self._config = None
 
 
