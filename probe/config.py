@@ -321,6 +321,9 @@ class SmtpConfig(_Section):
     timeout: PositiveDuration = timedelta(seconds=60)
     local_hostname: str | None = None
     max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long a message-level temporary failure (4xx to RCPT/DATA) is retried before the send is
+    # failed (the target then `undelivered`): Postfix's maximal_queue_lifetime, 5 days.
+    retry_for: PositiveDuration = timedelta(days=5)
     lease: PositiveDuration = timedelta(minutes=10)
 
     @field_validator("security")

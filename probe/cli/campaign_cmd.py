@@ -73,15 +73,18 @@ def register(subparsers: Any) -> None:
     add_now_argument(p)
     p.set_defaults(func=run_import)
 
-    p = subparsers.add_parser("resolve", help="settle an uncertain send: it was sent, or send it again",
-                              description="An uncertain send may or may not have reached the server. "
-                                          "Check the SMTP server's logs for its Message-ID, then say so.")
+    p = subparsers.add_parser("resolve", help="settle an uncertain or failed send: it was sent, or send it again",
+                              description="An uncertain send may or may not have reached the server: "
+                                          "check the SMTP server's logs for its Message-ID, then say so. "
+                                          "A failed send can be sent again (--resend) once its cause is "
+                                          "fixed. Only sends of this config's campaign are touched.")
     add_config_argument(p)
     p.add_argument("send_id", type=int, metavar="SEND_ID", help="the id shown by probe status")
     choice = p.add_mutually_exclusive_group(required=True)
     choice.add_argument("--sent", action="store_true", help="it was delivered: record it as sent")
     choice.add_argument("--resend", action="store_true", help="it was not: plan it again")
     p.add_argument("--note", default="", help="why (kept with the send)")
+    add_now_argument(p)
     p.set_defaults(func=run_resolve)
 
     p = subparsers.add_parser("purge", help="delete the campaign and everything it stored",
@@ -139,8 +142,8 @@ def run_validate(args: argparse.Namespace) -> int:
           + (f"; IMAP {settings.imap.host}:{settings.imap.port} {settings.imap.folder}" if settings.imap
              else "; no [imap]: replies only through probe import"))
     if checked.start_in_past:
-        print("  note: schedule.start is in the past: the first pass sends the initial wave at once",
-              file=sys.stderr)
+        print(f"  start in the past: it means now; the next pass sends {rows} emails (the initial one to "
+              "each target), the reminders follow each target's initial email")
     print(f"next: probe launch {args.config}")
     return 0
 
@@ -155,6 +158,9 @@ def run_launch(args: argparse.Namespace) -> int:
           f"{r.targets_removed} no longer in the file, {r.suppressed} suppressed; {r.sends_planned} sends "
           f"planned, {r.sends_rescheduled} rescheduled; {summary.skipped} rows skipped")
     print(f"first send: {_local(summary.due_times[0], settings.campaign.zone)}")
+    if summary.start_in_past:
+        print(f"start in the past: it means now; the next pass sends {summary.next_pass} emails (initial "
+              "emails only), the reminders follow each target's initial email")
     print(f"next: run `probe tick {args.config}` from cron (e.g. every 5 minutes), or `probe run {args.config}`")
     return 0
 
@@ -167,7 +173,12 @@ def run_tick(args: argparse.Namespace) -> int:
     uncertain = result.dispatched.uncertain + result.dispatched.found_uncertain
     if uncertain:
         print(f"{uncertain} sends are uncertain: see probe status {args.config}", file=sys.stderr)
-    return 1 if uncertain else 0
+    fault = result.dispatched.account_fault
+    if fault is not None:
+        # Loud and free: nothing was counted against any message; the next pass tries again.
+        print(f"error: the SMTP account cannot be used, nothing was sent and no attempt was counted: {fault}",
+              file=sys.stderr)
+    return 1 if uncertain or fault is not None else 0
 
 
 def run_daemon(args: argparse.Namespace) -> int:
@@ -198,7 +209,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(_status_json(s), indent=2, default=str))
     else:
         _print_status(settings, s)
-    return 1 if s.uncertain else 0
+    return 1 if s.uncertain or s.smtp_failing_since is not None else 0
 
 
 def _status_json(s: Any) -> dict[str, Any]:
@@ -207,6 +218,10 @@ def _status_json(s: Any) -> dict[str, Any]:
             "next_due": [{"due_at": d.due_at.isoformat(), "wave": d.wave, "email": d.email} for d in s.next_due],
             "uncertain": [{"send_id": u.send_id, "wave": u.wave, "email": u.email, "message_id": u.message_id,
                            "owner": u.owner} for u in s.uncertain],
+            "failed": [{"send_id": f.send_id, "wave": f.wave, "email": f.email, "message_id": f.message_id,
+                        "error": f.error} for f in s.failed],
+            "smtp_account": {"failing_since": s.smtp_failing_since.isoformat() if s.smtp_failing_since else None,
+                             "failure": s.smtp_failure},
             "last_pass_at": s.last_pass_at.isoformat() if s.last_pass_at else None}
 
 
@@ -225,6 +240,15 @@ def _print_status(settings: Any, s: Any) -> None:
               f"`probe resolve {settings.path} SEND_ID --sent` or `--resend`:")
         for u in s.uncertain:
             print(f"    send {u.send_id}  wave {u.wave}  {u.email}  {u.message_id}")
+    if s.failed:
+        print(f"  FAILED sends ({len(s.failed)}): once the cause is fixed, `probe resolve {settings.path} "
+              "SEND_ID --resend` sends one again:")
+        for f in s.failed:
+            print(f"    send {f.send_id}  wave {f.wave}  {f.email}  {f.error or ''}")
+    if s.smtp_failing_since is not None:
+        print(f"  SMTP ACCOUNT FAILING since {_local(s.smtp_failing_since, zone)}: {s.smtp_failure}")
+    else:
+        print("  SMTP account: ok")
     print(f"  last pass: {s.last_pass_at.isoformat(timespec='seconds') if s.last_pass_at else 'never'}")
 
 
@@ -242,16 +266,25 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from probe.store.sends import resolve_uncertain
+    from probe.service.dispatch import replanner
+    from probe.store.sends import ResolveRefused, resolve_send
 
     settings = load(args.config)
+    now = parse_now(args.now, settings)
     note = args.note or ("confirmed sent" if args.sent else "resend")
-    done = with_service(settings, lambda service: resolve_uncertain(service.sessions, send_id=args.send_id,
-                                                                     sent=args.sent, note=note))
-    if not done:
-        raise InputError(f"send {args.send_id} is not an uncertain send of this campaign", field="SEND_ID",
-                         hint=f"probe status {args.config} lists the uncertain sends")
-    print(f"send {args.send_id}: {'recorded as sent' if args.sent else 'planned again'}")
+
+    async def work(service: Any) -> Any:
+        return await resolve_send(service.sessions, campaign_id=service.campaign_id, send_id=args.send_id,
+                                  sent=args.sent, note=note, now=now, replan=replanner(service))
+
+    try:
+        was = with_service(settings, work)
+    except ResolveRefused as exc:
+        raise InputError(str(exc), field="SEND_ID",
+                         hint=f"probe status {args.config} lists this campaign's uncertain and failed sends"
+                         ) from None
+    done = "recorded as sent" if args.sent else "planned again: the next pass sends it"
+    print(f"send {args.send_id} ({was}): {done}")
     return 0
 
 

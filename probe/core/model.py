@@ -15,6 +15,7 @@ class TargetState(StrEnum):
     BOUNCED = "bounced"        # permanent delivery failure: reminders cancelled
     OPTED_OUT = "opted_out"    # asked to be left alone: reminders cancelled, address suppressed
     CLOSED = "closed"          # last wave + close_after passed with no answer: silence is final
+    UNDELIVERED = "undelivered"  # the initial email could not be delivered (not the address's fault)
 
 
 #: States in which a target still gets its planned sends.

@@ -193,6 +193,28 @@ def plan_waves(start: datetime, reminders: Sequence[timedelta], tz: ZoneInfo,
     return waves
 
 
+def follow_up_due(initial_sent_at: datetime, sent_wave: int, sent_at: datetime,
+                  reminders: Sequence[timedelta], tz: ZoneInfo, window: SendWindow | None) -> dict[int, datetime]:
+    """Due time of every wave after `sent_wave`, now that it went out at `sent_at` (DESIGN.md: waves
+    follow the target). Wave i is due at reminders[i-1] from the *actual* initial send, moved into the
+    window; and never sooner after `sent_at` than the plan's gap between the two waves, so a reminder
+    that went out late (retries, an outage) is not followed by the next one minutes later."""
+    _require_aware("initial_sent_at", initial_sent_at)
+    _require_aware("sent_at", sent_at)
+    offsets = [timedelta(0), *reminders]
+    due: dict[int, datetime] = {}
+    previous = sent_at.astimezone(UTC)
+    for wave in range(sent_wave + 1, len(offsets)):
+        from_initial = shift(initial_sent_at, offsets[wave], tz)
+        from_last = shift(sent_at, offsets[wave] - offsets[sent_wave], tz)
+        when = next_opening(max(from_initial, from_last), tz, window)
+        if when <= previous:
+            when = previous + timedelta(seconds=1)
+        due[wave] = when
+        previous = when
+    return due
+
+
 def closes_at(last_due: datetime, close_after: timedelta) -> datetime:
     """When silence becomes final: the last wave's due time plus the grace period (elapsed time)."""
     _require_aware("last_due", last_due)

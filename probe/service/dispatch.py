@@ -2,7 +2,12 @@
 
 A send is claimed with a lease before anything goes on the wire and its outcome is recorded under
 asyncio.shield, so a pass stopped half-way leaves each send either recorded or `claimed`; a claim
-whose owner died becomes `uncertain` on the next pass and is never resent without a person."""
+whose owner died becomes `uncertain` on the next pass and is never resent without a person.
+
+What each server answer does is the lifecycle table's business (probe.core.lifecycle): this module
+turns the answer into a SendEvent and the store applies the table's row. An account fault (connection
+refused, host not found, TLS or AUTH refused, 421 at the greeting) is found by connecting before the
+message is handed over: the claim goes back to the queue at no cost and the pass stops dispatching."""
 
 from __future__ import annotations
 
@@ -18,21 +23,25 @@ from typing import TYPE_CHECKING
 
 from probe.adapters.compose import build_message
 from probe.adapters.smtp import OutcomeKind, SendOutcome, SmtpSender
+from probe.core.lifecycle import SendEvent, classify_smtp_failure
 from probe.core.model import WAITING_STATES
+from probe.core.planning import follow_up_due
 from probe.core.tokens import reply_to_address
 from probe.errors import ProbeError, SmtpError
 from probe.service.wiring import process_owner
 from probe.store.inbox import target_info
 from probe.store.sends import (
     ClaimedSend,
+    Replanner,
     cancel_claimed,
     claim_due,
     claimed_owners,
     expire_leases,
-    record_failed,
-    record_retry,
-    record_sent,
     record_uncertain,
+    release_claimed,
+)
+from probe.store.sends import (
+    record_outcome as store_outcome,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +100,20 @@ class DispatchResult:
     uncertain: int = 0
     cancelled: int = 0
     found_uncertain: int = 0      # claims of dead passes turned uncertain at the start
+    undelivered: int = 0          # initial emails failed: their targets are undelivered
     sent_to: list[tuple[str, int]] = field(default_factory=list)   # (email, wave)
+    account_fault: SmtpError | None = None   # the account could not be used: dispatch stopped
+
+
+def replanner(service: Service) -> Replanner:
+    """Later waves due at their offsets from the target's actual initial send (core.planning)."""
+    schedule = service.settings.schedule
+    zone = service.settings.campaign.zone
+
+    def replan(initial_sent_at: datetime, wave: int, sent_at: datetime) -> dict[int, datetime]:
+        return follow_up_due(initial_sent_at, wave, sent_at, schedule.reminders, zone, schedule.window)
+
+    return replan
 
 
 async def dispatch(service: Service, now: datetime) -> DispatchResult:
@@ -111,6 +133,7 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     lease = settings.smtp.lease
     fatal: list[ProbeError] = []
     appended: list[bytes] = []
+    replan = replanner(service)
 
     async def worker() -> None:
         sender = SmtpSender(account)
@@ -123,7 +146,7 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
                     return
                 await limiter.wait()
                 await send_claimed(service, sender, claimed[0], owner, now, envelope_from, result,
-                                   fatal, appended)
+                                   fatal, appended, replan)
         finally:
             await sender.close()
 
@@ -131,18 +154,24 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     if appended:
         await copy_to_sent(service, appended, now)
     if fatal:
-        raise fatal[0]
+        if isinstance(fatal[0], SmtpError):
+            result.account_fault = fatal[0]   # loud (tick exits 1), recorded for status; not a crash
+        else:
+            raise fatal[0]
     return result
 
 
 async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, owner: str, now: datetime,
                        envelope_from: str, result: DispatchResult, fatal: list[ProbeError],
-                       appended: list[bytes]) -> None:
+                       appended: list[bytes], replan: Replanner | None = None) -> None:
     settings = service.settings
     info = await target_info(service.sessions, send.target_id)
     state = info[0] if info else None
     if state not in WAITING_STATES:  # answered while this send waited for its turn
-        await cancel_claimed(service.sessions, send_id=send.send_id, owner=owner, reason=f"target {state}")
+        # Shielded like every outcome: a cancelled pass must not leave a never-sent claim to become
+        # uncertain.
+        await asyncio.shield(cancel_claimed(service.sessions, send_id=send.send_id, owner=owner,
+                                            reason=f"target {state}"))
         result.cancelled += 1
         return
     try:
@@ -153,50 +182,84 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
                                 references=send.previous_message_ids,
                                 reply_to=reply_to_address(reply_to, send.token) if reply_to else None)
     except ProbeError as exc:
-        await record_failed(service.sessions, send_id=send.send_id, owner=owner, error=str(exc), smtp_reply=None,
-                            bounce_target=False, now=now)
+        await asyncio.shield(store_outcome(service.sessions, send_id=send.send_id, owner=owner,
+                                           event=SendEvent.MESSAGE_REFUSED, wave=send.wave, now=now,
+                                           error=str(exc)))
         result.failed += 1
+        result.undelivered += send.wave == 0
         log.error("target line %d wave %d: cannot build the message: %s", send.line, send.wave, exc)
+        return
+    try:
+        # Connect (or check the connection) before the message is handed over: a fault here is the
+        # account's, not the message's, and costs no attempt.
+        await sender.connect()
+    except SmtpError as exc:
+        fatal.append(exc)
+        await asyncio.shield(release_claimed(service.sessions, send_id=send.send_id, owner=owner,
+                                             error=str(exc).splitlines()[0], now=now))
         return
     started = time.monotonic()
     try:
         outcome = await sender.send(message, sender=envelope_from, recipient=send.address)
-    except SmtpError as exc:  # the account itself is unusable: stop the pass, nothing was sent
+    except SmtpError as exc:  # the account itself is unusable (a reconnect refused): free, stop the pass
         fatal.append(exc)
-        outcome = SendOutcome(OutcomeKind.TEMPORARY, str(exc))
+        await asyncio.shield(release_claimed(service.sessions, send_id=send.send_id, owner=owner,
+                                             error=str(exc).splitlines()[0], now=now))
+        return
     elapsed_ms = (time.monotonic() - started) * 1000
-    await asyncio.shield(record_outcome(service, send, owner, now, outcome, result))
+    await asyncio.shield(record_outcome(service, send, owner, now, outcome, result, replan))
     if outcome.kind is OutcomeKind.SENT and settings.imap is not None and settings.imap.sent_folder:
         appended.append(bytes(message))
     log.info("send token=%s wave=%d outcome=%s elapsed_ms=%.0f reply=%r", send.token[:6], send.wave,
              outcome.kind, elapsed_ms, outcome.reply)
 
 
-async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: datetime, outcome: SendOutcome,
-                         result: DispatchResult) -> None:
-    max_attempts = service.settings.smtp.max_attempts
+def outcome_event(service: Service, send: ClaimedSend, outcome: SendOutcome, now: datetime) -> SendEvent:
+    """The lifecycle event of one SMTP outcome (retry window: smtp.max_attempts and smtp.retry_for)."""
+    smtp = service.settings.smtp
     match outcome.kind:
         case OutcomeKind.SENT:
-            await record_sent(service.sessions, send_id=send.send_id, owner=owner, smtp_reply=outcome.reply,
-                              sent_at=now)
+            return SendEvent.ACCEPTED
+        case OutcomeKind.UNCERTAIN:
+            return SendEvent.LOST_IN_DATA
+        case OutcomeKind.REFUSED_RECIPIENT:
+            return SendEvent.RECIPIENT_REFUSED
+        case OutcomeKind.REFUSED_MESSAGE:
+            return SendEvent.MESSAGE_REFUSED
+    first = send.first_attempt_at or now
+    return classify_smtp_failure(permanent=False, at_rcpt=False, attempts_after=send.attempts + 1,
+                                 max_attempts=smtp.max_attempts, window_left=now < first + smtp.retry_for)
+
+
+def next_retry(service: Service, send: ClaimedSend, now: datetime) -> datetime:
+    """The backoff, but never past the end of the retry window: the last try is at its end."""
+    first = send.first_attempt_at or now
+    return min(now + retry_delay(send.attempts), max(first + service.settings.smtp.retry_for, now))
+
+
+async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: datetime, outcome: SendOutcome,
+                         result: DispatchResult, replan: Replanner | None = None) -> None:
+    event = outcome_event(service, send, outcome, now)
+    if event is SendEvent.LOST_IN_DATA:
+        await record_uncertain(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply)
+        result.uncertain += 1
+        return
+    await store_outcome(service.sessions, send_id=send.send_id, owner=owner, event=event, wave=send.wave,
+                        now=now, smtp_reply=outcome.reply, error=None if event is SendEvent.ACCEPTED else outcome.reply,
+                        next_due_at=next_retry(service, send, now) if event is SendEvent.TEMPORARY else None,
+                        replan=replan, initial_sent_at=send.initial_sent_at)
+    match event:
+        case SendEvent.ACCEPTED:
             result.sent += 1
             result.sent_to.append((send.email, send.wave))
-        case OutcomeKind.TEMPORARY if send.attempts + 1 < max_attempts:
-            await record_retry(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply,
-                               next_due_at=now + retry_delay(send.attempts))
+        case SendEvent.TEMPORARY:
             result.retried += 1
-        case OutcomeKind.TEMPORARY | OutcomeKind.REFUSED_MESSAGE:
-            await record_failed(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply,
-                                smtp_reply=outcome.reply, bounce_target=False, now=now)
-            result.failed += 1
-        case OutcomeKind.REFUSED_RECIPIENT:
-            await record_failed(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply,
-                                smtp_reply=outcome.reply, bounce_target=True, now=now)
+        case SendEvent.RECIPIENT_REFUSED:
             result.failed += 1
             result.bounced += 1
-        case OutcomeKind.UNCERTAIN:
-            await record_uncertain(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply)
-            result.uncertain += 1
+        case _:
+            result.failed += 1
+            result.undelivered += send.wave == 0
 
 
 async def copy_to_sent(service: Service, raws: list[bytes], now: datetime) -> None:

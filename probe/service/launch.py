@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from probe.config import compute_plan_hash
 from probe.service.validate import validate_campaign
-from probe.store.campaigns import LaunchResult, PlannedTarget, first_planned_at, launch_campaign
+from probe.store.campaigns import (
+    LaunchResult,
+    PlannedTarget,
+    first_planned_at,
+    launch_campaign,
+    next_pass_sends,
+)
 
 if TYPE_CHECKING:
     from probe.service.wiring import Service
@@ -23,6 +29,7 @@ class LaunchSummary:
     due_times: tuple[datetime, ...]
     skipped: int                 # invalid or duplicate rows of the targets file
     start_in_past: bool
+    next_pass: int = 0           # emails a pass at `now` would send
 
 
 async def launch(service: Service, now: datetime, *, strict: bool = False) -> LaunchSummary:
@@ -42,7 +49,6 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
         close_after_s=int(settings.schedule.close_after.total_seconds()),
         keep_bodies=settings.campaign.keep_bodies, targets=planned, now=now)
     service.campaign_id = result.campaign_id
-    if checked.start_in_past:
-        log.warning("schedule.start %s is in the past: the first pass will send wave 0 at once",
-                    checked.due_times[0].isoformat())
-    return LaunchSummary(result, checked.due_times, len(checked.targets.problems), checked.start_in_past)
+    next_pass = await next_pass_sends(service.sessions, result.campaign_id, now) if checked.start_in_past else 0
+    return LaunchSummary(result, checked.due_times, len(checked.targets.problems), checked.start_in_past,
+                         next_pass)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from probe.service.dispatch import DispatchResult, dispatch
 from probe.service.poll import PollResult, poll
 from probe.service.validate import check_secrets
-from probe.store.campaigns import record_pass
+from probe.store.campaigns import record_account_health, record_pass
 from probe.store.inbox import close_silent_targets
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ class PassResult:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds.items())) or "none"
         return (f"pass at {self.now.isoformat(timespec='minutes')}: {p.new_messages} new messages ({kinds}; "
                 f"{p.unmatched} unmatched), sent {d.sent}, retry {d.retried}, failed {d.failed}, "
-                f"uncertain {d.uncertain + d.found_uncertain}, cancelled {d.cancelled}, closed {self.closed}")
+                f"uncertain {d.uncertain + d.found_uncertain}, cancelled {d.cancelled}, closed {self.closed}"
+                + (", SMTP ACCOUNT FAILING" if d.account_fault is not None else ""))
 
 
 async def run_pass(service: Service, now: datetime, *, do_poll: bool = True,
@@ -69,6 +70,13 @@ async def run_pass(service: Service, now: datetime, *, do_poll: bool = True,
     if do_poll:
         result.polled = await poll(service, now, mailbox)
     result.dispatched = await dispatch(service, now)
+    fault = result.dispatched.account_fault
+    if fault is not None:
+        log.error("the SMTP account cannot be used, nothing more is sent this pass (no attempt counted): %s",
+                  fault)
+        await record_account_health(service.sessions, campaign_id, failure=str(fault), now=now)
+    elif result.dispatched.sent or result.dispatched.retried or result.dispatched.failed:
+        await record_account_health(service.sessions, campaign_id, failure=None, now=now)
     result.closed = await close_silent_targets(
         service.sessions, campaign_id=campaign_id, now=now,
         close_after_s=int(service.settings.schedule.close_after.total_seconds()))

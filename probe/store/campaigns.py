@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, func, insert, literal, select, text, update
+from sqlalchemy.orm import aliased
 
 from probe.core import tokens
 from probe.core.model import WAITING_STATES, SendState, TargetState
@@ -337,6 +338,35 @@ async def get_campaign(db: Db, name: str) -> Campaign | None:
 async def record_pass(db: Db, campaign_id: int, wall_now: datetime) -> None:
     async with transaction(db) as s:
         await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(last_pass_at=wall_now))
+
+
+async def record_account_health(db: Db, campaign_id: int, *, failure: str | None, now: datetime) -> None:
+    """An account fault (failure: its message, with the key to fix) or a pass that reached the server
+    (failure None: cleared). smtp_failing_since keeps the first fault of a run of them."""
+    async with transaction(db) as s:
+        if failure is None:
+            await s.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.smtp_failing_since.is_not(None))
+                            .values(smtp_failing_since=None, smtp_failure=None))
+            return
+        await s.execute(update(Campaign).where(Campaign.id == campaign_id)
+                        .values(smtp_failing_since=func.coalesce(Campaign.smtp_failing_since, now),
+                                smtp_failure=failure))
+
+
+async def next_pass_sends(db: Db, campaign_id: int, now: datetime) -> int:
+    """How many emails a pass at `now` would send: due sends of waiting targets whose earlier waves are
+    all settled (at most one per target: the lowest wave due)."""
+    from probe.core.lifecycle import BLOCKING_SENDS
+
+    earlier = aliased(Send)
+    async with transaction(db) as s:
+        return int((await s.execute(
+            select(func.count(func.distinct(Send.target_id))).select_from(Send)
+            .join(Target, Target.id == Send.target_id)
+            .where(Send.campaign_id == campaign_id, Send.state.in_(CLAIMABLE_STATES), Send.due_at <= now,
+                   Target.state.in_(WAITING), ~exists().where(Suppression.email == Target.email),
+                   ~exists().where(earlier.target_id == Send.target_id, earlier.wave < Send.wave,
+                                   earlier.state.in_(sorted(BLOCKING_SENDS)))))).scalar_one())
 
 
 async def first_planned_at(db: Db, campaign_id: int) -> datetime | None:

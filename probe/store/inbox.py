@@ -6,9 +6,11 @@ transaction and commits) or an AsyncSession (it joins the caller's transaction; 
 See probe.store.engine.Db. To make "store the message and apply its effect" atomic, open one
 transaction (`async with sessions.begin() as s:`) and pass `s` to both calls.
 
-First verdict wins: an answer or a bounce only changes a target that is still waiting (or closed:
-a late reply still counts); an opt-out always wins (the answer is kept) and suppresses the address
-for every campaign in this database.
+Every state change is a row of the lifecycle table (probe.core.lifecycle), applied by
+sends.apply_target_event with an UPDATE guarded by the state it was decided from: a human reply
+answers an open target (a closed one too: a late reply counts), and a later yes/no replaces a
+provisional unclear; a bounce or a refused address bounces an open target; an opt-out always wins
+(the answer is kept) and suppresses the sender's address for every campaign in this database.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
-from probe.store.sends import CLAIMABLE, OPEN_STATES, WAITING
+from probe.store.sends import CLAIMABLE, WAITING, apply_target_event
 from probe.store.tables import InboundMessage, MailboxCursor, Send, Suppression, Target
 
 
@@ -121,52 +124,58 @@ async def _cancel_waiting(s: Any, target_ids: list[int], reason: str) -> None:
 
 async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_id: int | None,
                         received_at: datetime, now: datetime) -> bool:
-    """The first human reply decides: target answered, its waiting sends cancelled. False when the target
-    was already decided (answered, bounced, opted out)."""
+    """A human reply: the lifecycle table's REPLY_CLEAR / REPLY_UNCLEAR row. The first human reply
+    answers the target and cancels its waiting sends; a later yes/no replaces a provisional unclear
+    (the reviewer's override, kept apart in answer_override, still wins). False when nothing changed."""
+    event = TargetEvent.REPLY_UNCLEAR if answer == Answer.UNCLEAR else TargetEvent.REPLY_CLEAR
     async with transaction(db) as s:
-        changed = (await s.execute(
-            update(Target).where(Target.id == target_id, Target.state.in_(OPEN_STATES))
-            .values(state=TargetState.ANSWERED, answer=answer, answered_at=received_at,
-                    deciding_message_id=message_row_id, state_changed_at=now)
-            .returning(Target.id))).scalar_one_or_none()
-        if changed is None:
+        applied = await apply_target_event(
+            s, target_id, event, now=now, reason="target answered",
+            values={"answer": answer, "answered_at": received_at, "deciding_message_id": message_row_id})
+        if applied is None:
             return False
-        await _cancel_waiting(s, [target_id], "target answered")
-    return True
+        before, rule = applied
+        if rule.new_state is not None and rule.new_state != before:
+            return True
+        if rule.answer is AnswerRule.REPLACE_UNCLEAR:
+            # The first clear answer decides: replace the provisional unclear. answered_at stays the
+            # first reply's time (the target answered then); the deciding message is the clear one.
+            replaced = (await s.execute(
+                update(Target).where(Target.id == target_id, Target.state == TargetState.ANSWERED,
+                                     Target.answer == Answer.UNCLEAR)
+                .values(answer=answer, deciding_message_id=message_row_id, state_changed_at=now)
+                .returning(Target.id))).scalar_one_or_none()
+            return replaced is not None
+    return False
 
 
 async def mark_bounced(db: Db, *, target_id: int, now: datetime) -> bool:
     """A hard bounce: target bounced and its waiting sends cancelled, unless already decided."""
     async with transaction(db) as s:
-        changed = (await s.execute(
-            update(Target).where(Target.id == target_id, Target.state.in_(OPEN_STATES))
-            .values(state=TargetState.BOUNCED, state_changed_at=now)
-            .returning(Target.id))).scalar_one_or_none()
-        if changed is None:
-            return False
-        await _cancel_waiting(s, [target_id], "target bounced")
-    return True
+        applied = await apply_target_event(s, target_id, TargetEvent.HARD_BOUNCE, now=now, reason="target bounced")
+        return applied is not None and applied[1].new_state is not None and applied[0] != applied[1].new_state
 
 
 async def mark_opted_out(db: Db, *, target_id: int, email: str, campaign_id: int, now: datetime) -> bool:
-    """The target asked to be left alone: opted_out (any answer kept), address suppressed for every
-    campaign, waiting sends cancelled here and for the same address in other campaigns.
-    False when the target was already opted out."""
+    """Someone in the thread asked to be left alone: the target is opted_out (any answer kept), the
+    sender's address suppressed for every campaign, waiting sends cancelled here and for the same
+    address in other campaigns. The sender may be a colleague of the target (lifecycle table:
+    OPT_OUT_COLLEAGUE). False when the target was already opted out."""
     email = email.lower()
     async with transaction(db) as s:
         await s.execute(upsert_insert(s, Suppression)
                         .values(email=email, reason="opt-out reply", campaign_id=campaign_id, created_at=now)
                         .on_conflict_do_nothing())
-        changed = (await s.execute(
-            update(Target).where(Target.id == target_id, Target.state != TargetState.OPTED_OUT)
-            .values(state=TargetState.OPTED_OUT, state_changed_at=now)
-            .returning(Target.id))).scalar_one_or_none()
+        own = (await s.execute(select(Target.email).where(Target.id == target_id))).scalar_one_or_none()
+        event = TargetEvent.OPT_OUT if own == email else TargetEvent.OPT_OUT_COLLEAGUE
+        applied = await apply_target_event(s, target_id, event, now=now, reason="target opted out")
         elsewhere = list((await s.execute(
-            update(Target).where(Target.email == email, Target.id != target_id, Target.state.in_(WAITING))
+            update(Target).where(Target.email == email, Target.id != target_id,
+                                 Target.state.in_(target_sources(TargetEvent.OPT_OUT)), Target.state.in_(WAITING))
             .values(state=TargetState.OPTED_OUT, state_changed_at=now)
             .returning(Target.id))).scalars())
-        await _cancel_waiting(s, [target_id, *elsewhere], "target opted out")
-    return changed is not None
+        await _cancel_waiting(s, elsewhere, "target opted out")
+    return applied is not None and applied[0] != TargetState.OPTED_OUT
 
 
 async def set_out_of_office(db: Db, *, target_id: int, until: datetime) -> None:
@@ -175,15 +184,16 @@ async def set_out_of_office(db: Db, *, target_id: int, until: datetime) -> None:
 
 
 async def close_silent_targets(db: Db, *, campaign_id: int, now: datetime, close_after_s: int) -> int:
-    """Contacted targets with nothing left to send (nothing scheduled, retrying or claimed) whose last
-    send went out at least close_after_s ago become closed: their silence is final."""
+    """Contacted targets with nothing left to send (nothing scheduled, retrying, claimed or uncertain:
+    a target with an uncertain send never closes, its resend must not be lost) whose last send went
+    out at least close_after_s ago become closed (lifecycle table: CLOSE): their silence is final."""
     cutoff = now - timedelta(seconds=close_after_s)
-    pending = select(Send.id).where(Send.target_id == Target.id,
-                                    Send.state.in_((*CLAIMABLE, SendState.CLAIMED)))
+    pending = select(Send.id).where(Send.target_id == Target.id, Send.state.in_(sorted(BLOCKING_SENDS)))
     recent = select(Send.id).where(Send.target_id == Target.id, Send.sent_at > cutoff)
     async with transaction(db) as s:
         result = await s.execute(
-            update(Target).where(Target.campaign_id == campaign_id, Target.state == TargetState.CONTACTED,
+            update(Target).where(Target.campaign_id == campaign_id,
+                                 Target.state.in_(target_sources(TargetEvent.CLOSE)),
                                  ~pending.exists(), ~recent.exists())
             .values(state=TargetState.CLOSED, state_changed_at=now)
             .returning(Target.id).execution_options(synchronize_session=False))

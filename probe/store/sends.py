@@ -14,15 +14,26 @@ by another pass cannot overwrite the `uncertain` verdict.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
+from probe.core.lifecycle import (
+    BLOCKING_SENDS,
+    RESENDABLE_TARGETS,
+    OtherSends,
+    SendEvent,
+    TargetEvent,
+    TargetRule,
+    decide_send,
+    decide_target,
+    send_sources,
+)
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
 from probe.store.tables import Send, Suppression, Target
@@ -31,6 +42,13 @@ CLAIMABLE = (SendState.SCHEDULED, SendState.RETRY)
 WAITING = tuple(sorted(WAITING_STATES))
 #: Target states in which a bounce or an answer may still change the target (first verdict wins).
 OPEN_STATES = (*WAITING, TargetState.CLOSED)
+BLOCKING = tuple(sorted(BLOCKING_SENDS))
+#: last_error of the sends cancelled because the initial email was undelivered: a resend revives them.
+UNDELIVERED_REASON = "target undelivered"
+
+#: (initial_sent_at, sent_wave, sent_at) → {later wave: due time}: core.planning.follow_up_due with
+#: the campaign's offsets, time zone and window bound in (the service builds it).
+Replanner = Callable[[datetime, int, datetime], dict[int, datetime]]
 
 
 @dataclass(frozen=True)
@@ -48,14 +66,20 @@ class ClaimedSend:
     message_id: str                           # with <>
     due_at: datetime
     previous_message_ids: tuple[str, ...]     # earlier waves sent or uncertain, in wave order
+    initial_sent_at: datetime | None = None   # when wave 0 went out (waves follow the target)
+    first_attempt_at: datetime | None = None  # start of the retry window
 
 
 def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
     due = aliased(Send)
+    earlier = aliased(Send)
     return (select(due.id).join(Target, Target.id == due.target_id)
             .where(due.campaign_id == campaign_id, due.state == state, due.due_at <= now,
                    Target.state.in_(WAITING),
-                   ~exists().where(Suppression.email == Target.email))
+                   ~exists().where(Suppression.email == Target.email),
+                   # Waves follow the target: a reminder waits until every earlier wave is settled.
+                   ~exists().where(earlier.target_id == due.target_id, earlier.wave < due.wave,
+                                   earlier.state.in_(BLOCKING)))
             .order_by(due.due_at, due.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=due))
@@ -86,23 +110,27 @@ async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, leas
         if not ids:
             return []
         rows = list(await s.execute(
-            select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Target.address,
-                   Target.email, Target.line, Target.fields, Target.token)
+            select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
+                   Target.address, Target.email, Target.line, Target.fields, Target.token)
             .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids))
             .order_by(Send.due_at, Send.wave, Send.id)))
         ids_by_send = {r.id: tokens.message_id(r.token, r.wave, domain) for r in rows}
         await s.execute(update(Send), [{"id": sid, "message_id": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
-        for tid, wave, mid in await s.execute(
-                select(Send.target_id, Send.wave, Send.message_id)
+        initial: dict[int, datetime] = {}
+        for tid, wave, mid, state, sent_at in await s.execute(
+                select(Send.target_id, Send.wave, Send.message_id, Send.state, Send.sent_at)
                 .where(Send.target_id.in_({r.target_id for r in rows}),
                        Send.state.in_((SendState.SENT, SendState.UNCERTAIN)), Send.message_id.is_not(None))
                 .order_by(Send.target_id, Send.wave)):
             earlier.setdefault(tid, []).append((wave, str(mid)))
+            if wave == 0 and state == SendState.SENT and sent_at is not None:
+                initial[tid] = sent_at
     return [ClaimedSend(send_id=r.id, target_id=r.target_id, campaign_id=campaign_id, wave=r.wave,
                         attempts=r.attempts, address=r.address, email=r.email, line=r.line,
                         fields=dict(r.fields), token=r.token, message_id=ids_by_send[r.id], due_at=r.due_at,
-                        previous_message_ids=tuple(m for w, m in earlier.get(r.target_id, ()) if w < r.wave))
+                        previous_message_ids=tuple(m for w, m in earlier.get(r.target_id, ()) if w < r.wave),
+                        initial_sent_at=initial.get(r.target_id), first_attempt_at=r.first_attempt_at)
             for r in rows]
 
 
@@ -117,48 +145,124 @@ async def _cancel_waiting(s: Any, target_id: int, reason: str) -> int:
     return len(result.all())
 
 
-async def record_sent(db: Db, *, send_id: int, owner: str, smtp_reply: str, sent_at: datetime) -> bool:
-    """The server accepted the message. False (nothing written) when the lease is no longer ours."""
+async def _replan_later(s: Any, target_id: int, later_due: dict[int, datetime]) -> None:
+    """Later waves still scheduled move to their due time from the actual initial send."""
+    for wave, due in later_due.items():
+        await s.execute(update(Send).where(Send.target_id == target_id, Send.wave == wave,
+                                           Send.state == SendState.SCHEDULED)
+                        .values(due_at=due).execution_options(synchronize_session=False))
+
+
+async def apply_target_event(s: Any, target_id: int, event: TargetEvent, *, now: datetime,
+                             reason: str = "", values: dict[str, Any] | None = None,
+                             ) -> tuple[TargetState, TargetRule] | None:
+    """Apply the lifecycle table's row for (the target's state, `event`) inside the caller's
+    transaction: one UPDATE guarded by the state it was read in (a target that moved meanwhile is read
+    again), then the row's effect on the target's sends. The (state before, rule) applied, or None when
+    the table says the event changes nothing. `values`: extra columns written with a state change."""
+    for _ in range(3):
+        state = (await s.execute(select(Target.state).where(Target.id == target_id))).scalar_one_or_none()
+        if state is None:
+            return None
+        rule = decide_target(TargetState(state), event)
+        if rule is None:
+            return None
+        if rule.new_state is not None and rule.new_state != state:
+            changed = (await s.execute(
+                update(Target).where(Target.id == target_id, Target.state == state)
+                .values(state=rule.new_state, state_changed_at=now, **(values or {}))
+                .returning(Target.id))).scalar_one_or_none()
+            if changed is None:
+                continue    # another transaction moved it: decide again from its new state
+        await _apply_sends_effect(s, target_id, rule.sends, reason or f"target {rule.new_state or state}")
+        return TargetState(state), rule
+    return None
+
+
+async def _apply_sends_effect(s: Any, target_id: int, effect: OtherSends, reason: str) -> None:
+    if effect is OtherSends.CANCEL_WAITING:
+        await _cancel_waiting(s, target_id, reason)
+    elif effect is OtherSends.REVIVE:
+        await s.execute(update(Send).where(Send.target_id == target_id, Send.state == SendState.CANCELLED,
+                                           Send.last_error == UNDELIVERED_REASON)
+                        .values(state=SendState.SCHEDULED, last_error=None)
+                        .execution_options(synchronize_session=False))
+    # DEFER_WAITING needs a date: defer_sends does it. REPLAN_LATER is the send's effect (record_sent).
+
+
+async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, wave: int, now: datetime,
+                         smtp_reply: str | None = None, error: str | None = None,
+                         next_due_at: datetime | None = None, replan: Replanner | None = None,
+                         initial_sent_at: datetime | None = None) -> bool:
+    """Apply the lifecycle table's row for (claimed, `event`) to a send this owner still holds, and its
+    effect on the target and the target's other sends, in one transaction. False (nothing written)
+    when the lease is no longer ours."""
+    decision = decide_send(SendState.CLAIMED, event, wave=wave)
+    if decision is None:
+        raise ValueError(f"the lifecycle table has no row for a claimed send on {event}")
+    rule = decision.send
+    values: dict[str, Any] = {"state": rule.new_state, "lease_expires_at": None}
+    if rule.attempts.value == "one":
+        values["attempts"] = Send.attempts + 1
+    if event is SendEvent.ACCEPTED:
+        values.update(smtp_reply=smtp_reply, sent_at=now, last_error=None)
+    elif event is SendEvent.ACCOUNT_FAULT:
+        # Back in the queue as it was: RETRY when it had failed before, else SCHEDULED; no attempt.
+        values["state"] = case((Send.attempts > 0, SendState.RETRY.value), else_=SendState.SCHEDULED.value)
+        values.update(lease_owner=None, last_error=error)
+    else:
+        values["last_error"] = error
+        if smtp_reply is not None:
+            values["smtp_reply"] = smtp_reply
+    if event is SendEvent.TEMPORARY:
+        values.update(due_at=next_due_at, first_attempt_at=func.coalesce(Send.first_attempt_at, now))
     async with transaction(db) as s:
-        target_id = (await s.execute(
-            _mine(send_id, owner).values(state=SendState.SENT, smtp_reply=smtp_reply, sent_at=sent_at,
-                                         attempts=Send.attempts + 1, lease_expires_at=None, last_error=None)
-            .returning(Send.target_id))).scalar_one_or_none()
+        target_id = (await s.execute(_mine(send_id, owner).values(**values)
+                                     .returning(Send.target_id))).scalar_one_or_none()
         if target_id is None:
             return False
-        await s.execute(update(Target).where(Target.id == target_id, Target.state == TargetState.PENDING)
-                        .values(state=TargetState.CONTACTED, state_changed_at=sent_at))
+        if decision.target_event is not None:
+            reason = UNDELIVERED_REASON if decision.target_event is TargetEvent.INITIAL_UNDELIVERED else ""
+            await apply_target_event(s, target_id, decision.target_event, now=now, reason=reason)
+        if rule.others is OtherSends.REPLAN_LATER and replan is not None:
+            initial = now if wave == 0 else initial_sent_at
+            if initial is not None:
+                await _replan_later(s, target_id, replan(initial, wave, now))
     return True
 
 
-async def record_retry(db: Db, *, send_id: int, owner: str, error: str, next_due_at: datetime) -> bool:
+async def record_sent(db: Db, *, send_id: int, owner: str, smtp_reply: str, sent_at: datetime,
+                      wave: int = 0, replan: Replanner | None = None,
+                      initial_sent_at: datetime | None = None) -> bool:
+    """The server accepted the message. False (nothing written) when the lease is no longer ours."""
+    return await record_outcome(db, send_id=send_id, owner=owner, event=SendEvent.ACCEPTED, wave=wave,
+                                now=sent_at, smtp_reply=smtp_reply, replan=replan,
+                                initial_sent_at=initial_sent_at)
+
+
+async def record_retry(db: Db, *, send_id: int, owner: str, error: str, next_due_at: datetime,
+                       now: datetime | None = None) -> bool:
     """A temporary failure: due again at `next_due_at`, attempts+1."""
-    async with transaction(db) as s:
-        result = await s.execute(
-            _mine(send_id, owner).values(state=SendState.RETRY, last_error=error, due_at=next_due_at,
-                                         attempts=Send.attempts + 1, lease_expires_at=None)
-            .returning(Send.id))
-        return result.scalar_one_or_none() is not None
+    return await record_outcome(db, send_id=send_id, owner=owner, event=SendEvent.TEMPORARY, wave=0,
+                                now=now or next_due_at, error=error, next_due_at=next_due_at)
 
 
 async def record_failed(db: Db, *, send_id: int, owner: str, error: str, smtp_reply: str | None,
-                        bounce_target: bool, now: datetime) -> bool:
+                        bounce_target: bool, now: datetime, wave: int = 0,
+                        event: SendEvent | None = None) -> bool:
     """A permanent failure. bounce_target: the address is bad, so the target is bounced and its other
-    waiting sends are cancelled (unless a reply already decided the target)."""
-    async with transaction(db) as s:
-        target_id = (await s.execute(
-            _mine(send_id, owner).values(state=SendState.FAILED, last_error=error, smtp_reply=smtp_reply,
-                                         attempts=Send.attempts + 1, lease_expires_at=None)
-            .returning(Send.target_id))).scalar_one_or_none()
-        if target_id is None:
-            return False
-        if bounce_target:
-            changed = await s.execute(
-                update(Target).where(Target.id == target_id, Target.state.in_(OPEN_STATES))
-                .values(state=TargetState.BOUNCED, state_changed_at=now).returning(Target.id))
-            if changed.scalar_one_or_none() is not None:
-                await _cancel_waiting(s, target_id, f"target bounced: {error}")
-    return True
+    waiting sends are cancelled (unless a reply already decided the target); otherwise a failed initial
+    email makes the target `undelivered` (DESIGN.md)."""
+    if event is None:
+        event = SendEvent.RECIPIENT_REFUSED if bounce_target else SendEvent.MESSAGE_REFUSED
+    return await record_outcome(db, send_id=send_id, owner=owner, event=event, wave=wave, now=now,
+                                error=error, smtp_reply=smtp_reply)
+
+
+async def release_claimed(db: Db, *, send_id: int, owner: str, error: str, now: datetime) -> bool:
+    """An account fault: the claim goes back to the queue as it was, costing no attempt."""
+    return await record_outcome(db, send_id=send_id, owner=owner, event=SendEvent.ACCOUNT_FAULT, wave=0,
+                                now=now, error=error)
 
 
 async def cancel_claimed(db: Db, *, send_id: int, owner: str, reason: str) -> bool:
@@ -206,23 +310,69 @@ async def defer_sends(db: Db, *, target_id: int, until: datetime) -> int:
         return len(result.all())
 
 
+class ResolveRefused(Exception):
+    """resolve cannot apply: the message says why (another campaign's id, a state the table refuses)."""
+
+
+async def resolve_send(db: Db, *, campaign_id: int, send_id: int, sent: bool, note: str, now: datetime,
+                       replan: Replanner | None = None, sent_at: datetime | None = None) -> SendState:
+    """A person settled a send of campaign `campaign_id`: --sent (an uncertain send was delivered: kept
+    as sent, `sent_at` defaulting to its due time, later waves follow from it) or --resend (an uncertain
+    or failed send goes back in the queue with the same Message-ID, a failed one with fresh attempts;
+    its target is reopened so the next pass sends it). Returns the state the send was in; raises
+    ResolveRefused, changing nothing, when the table does not allow it."""
+    event = SendEvent.RESOLVED_SENT if sent else SendEvent.RESOLVED_RESEND
+    async with transaction(db) as s:
+        row = (await s.execute(select(Send.state, Send.wave, Send.target_id, Send.due_at, Target.state.label("ts"))
+                               .join(Target, Target.id == Send.target_id)
+                               .where(Send.id == send_id, Send.campaign_id == campaign_id))).one_or_none()
+        if row is None:
+            raise ResolveRefused(f"send {send_id} is not a send of this campaign")
+        decision = decide_send(SendState(row.state), event, wave=row.wave)
+        allowed = ", ".join(send_sources(event))
+        if decision is None:
+            raise ResolveRefused(f"send {send_id} is {row.state}: only a send that is {allowed} can be "
+                                 f"resolved {'--sent' if sent else '--resend'}")
+        if not sent and TargetState(row.ts) not in RESENDABLE_TARGETS:
+            raise ResolveRefused(f"send {send_id}: its target is {row.ts}; nothing more is sent to it")
+        values: dict[str, Any] = {"state": decision.send.new_state, "resolved_note": note,
+                                  "lease_owner": None, "lease_expires_at": None}
+        when = sent_at if sent_at is not None else row.due_at
+        if sent:
+            values["sent_at"] = when
+        else:
+            values.update(due_at=min(row.due_at, now), last_error=None)
+            if decision.send.attempts.value == "reset":
+                values.update(attempts=0, first_attempt_at=None)
+        done = (await s.execute(update(Send).where(Send.id == send_id, Send.state == row.state)
+                                .values(**values).returning(Send.id))).scalar_one_or_none()
+        if done is None:
+            raise ResolveRefused(f"send {send_id} changed while resolving it: run the command again")
+        if decision.target_event is not None:
+            await apply_target_event(s, row.target_id, decision.target_event, now=now)
+        if sent and replan is not None:
+            initial = when if row.wave == 0 else (await s.execute(
+                select(Send.sent_at).where(Send.target_id == row.target_id, Send.wave == 0,
+                                           Send.state == SendState.SENT))).scalar_one_or_none()
+            if initial is not None:
+                await _replan_later(s, row.target_id, replan(initial, row.wave, when))
+    return SendState(row.state)
+
+
 async def resolve_uncertain(db: Db, *, send_id: int, sent: bool, note: str,
                             sent_at: datetime | None = None) -> bool:
-    """A person decided an uncertain send: it was sent (kept as sent, `sent_at` defaulting to its due
-    time) or it must go again (scheduled, same Message-ID, picked up by the next pass)."""
+    """resolve_send for an uncertain send of whatever campaign (kept for callers that predate the
+    campaign check): False when it is not uncertain."""
     async with transaction(db) as s:
-        base = update(Send).where(Send.id == send_id, Send.state == SendState.UNCERTAIN)
-        if not sent:
-            result = await s.execute(base.values(state=SendState.SCHEDULED, resolved_note=note, lease_owner=None,
-                                                 lease_expires_at=None).returning(Send.id))
-            return result.scalar_one_or_none() is not None
-        row = (await s.execute(base.values(state=SendState.SENT, resolved_note=note,
-                                           sent_at=sent_at if sent_at is not None else Send.due_at)
-                               .returning(Send.target_id, Send.sent_at))).one_or_none()
-        if row is None:
+        row = (await s.execute(select(Send.campaign_id, Send.state, Send.due_at)
+                               .where(Send.id == send_id))).one_or_none()
+        if row is None or row.state != SendState.UNCERTAIN:
             return False
-        await s.execute(update(Target).where(Target.id == row.target_id, Target.state == TargetState.PENDING)
-                        .values(state=TargetState.CONTACTED, state_changed_at=row.sent_at))
+        try:
+            await resolve_send(s, campaign_id=row.campaign_id, send_id=send_id, sent=sent, note=note,
+                               now=row.due_at, sent_at=sent_at)
+        except ResolveRefused:
+            return False
     return True
 
 

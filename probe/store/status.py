@@ -7,7 +7,7 @@ See probe.store.engine.Db.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -35,6 +35,15 @@ class UncertainSend:
 
 
 @dataclass(frozen=True)
+class FailedSend:
+    send_id: int
+    wave: int
+    email: str
+    message_id: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
 class StatusSummary:
     targets_by_state: dict[str, int]   # every TargetState value, 0 included
     sends_by_state: dict[str, int]     # every SendState value, 0 included
@@ -42,6 +51,9 @@ class StatusSummary:
     next_due: list[DueSend]            # the first 10 waiting sends, soonest first
     uncertain: list[UncertainSend]
     last_pass_at: datetime | None
+    failed: list[FailedSend] = field(default_factory=list)   # `probe resolve --resend` can send them again
+    smtp_failing_since: datetime | None = None   # the account fails since then (None: healthy)
+    smtp_failure: str | None = None
 
 
 async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit: int = 10) -> StatusSummary:
@@ -65,7 +77,14 @@ async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit:
             .join(Target, Target.id == Send.target_id)
             .where(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN)
             .order_by(Send.due_at, Send.id))]
-        last_pass_at = (await s.execute(select(Campaign.last_pass_at)
-                                        .where(Campaign.id == campaign_id))).scalar_one_or_none()
+        failed = [FailedSend(r.id, r.wave, r.email, r.message_id, r.last_error) for r in await s.execute(
+            select(Send.id, Send.wave, Target.email, Send.message_id, Send.last_error)
+            .join(Target, Target.id == Send.target_id)
+            .where(Send.campaign_id == campaign_id, Send.state == SendState.FAILED)
+            .order_by(Send.due_at, Send.id))]
+        row = (await s.execute(select(Campaign.last_pass_at, Campaign.smtp_failing_since, Campaign.smtp_failure)
+                               .where(Campaign.id == campaign_id))).one_or_none()
     return StatusSummary(targets_by_state=targets, sends_by_state=sends, due_now=int(due_now),
-                         next_due=next_due, uncertain=uncertain, last_pass_at=last_pass_at)
+                         next_due=next_due, uncertain=uncertain, last_pass_at=row.last_pass_at if row else None,
+                         failed=failed, smtp_failing_since=row.smtp_failing_since if row else None,
+                         smtp_failure=row.smtp_failure if row else None)

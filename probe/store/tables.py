@@ -93,6 +93,8 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     launched_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pass_at: Mapped[datetime | None]                    # wall clock of the last finished pass
+    smtp_failing_since: Mapped[datetime | None]              # campaign clock of the first account fault
+    smtp_failure: Mapped[str | None] = mapped_column(Text)   # the last account fault, with the key to fix
 
 
 class Target(Base):
@@ -140,6 +142,7 @@ class Send(Base):
     smtp_reply: Mapped[str | None] = mapped_column(Text)     # the server's final reply line
     last_error: Mapped[str | None] = mapped_column(Text)
     resolved_note: Mapped[str | None] = mapped_column(Text)  # how a person resolved an uncertain send
+    first_attempt_at: Mapped[datetime | None]                # campaign clock: start of the retry window
 
 
 class InboundMessage(Base):

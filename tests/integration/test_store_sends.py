@@ -74,8 +74,11 @@ async def test_reminder_carries_earlier_message_ids(sessions: async_sessionmaker
     (w1,) = await claim(sessions, cid, now=START + timedelta(days=6))
     assert w1.wave == 1 and w1.previous_message_ids == (w0.message_id,)
     assert await S.expire_leases(sessions, campaign_id=cid, wall_now=LEASE + timedelta(seconds=1)) == 1
+    # Waves follow the target: while wave 1 is uncertain, wave 2 waits for a person to settle it.
+    assert await claim(sessions, cid, now=START + timedelta(days=12)) == []
+    await S.resolve_send(sessions, campaign_id=cid, send_id=w1.send_id, sent=True, note="seen", now=START)
     (w2,) = await claim(sessions, cid, now=START + timedelta(days=12))
-    assert w2.previous_message_ids == (w0.message_id, w1.message_id)   # uncertain counts: maybe received
+    assert w2.previous_message_ids == (w0.message_id, w1.message_id)
 
 
 async def _claim_all(sessions: async_sessionmaker[AsyncSession], cid: int, owner: str) -> list[int]:
@@ -168,10 +171,11 @@ async def test_bounce_fails_the_send_and_cancels_the_rest(sessions: async_sessio
     states = await send_states(sessions)
     assert [states[("t0@example.org", w)] for w in range(3)] == [SendState.FAILED, SendState.CANCELLED,
                                                                SendState.CANCELLED]
-    assert [states[("t1@example.org", w)] for w in range(3)] == [SendState.FAILED, SendState.SCHEDULED,
-                                                               SendState.SCHEDULED]
+    # A refused initial message (552) is not about the address: the target is undelivered, no reminder.
+    assert [states[("t1@example.org", w)] for w in range(3)] == [SendState.FAILED, SendState.CANCELLED,
+                                                               SendState.CANCELLED]
     assert await target_state(sessions, first.target_id) == TargetState.BOUNCED
-    assert await target_state(sessions, second.target_id) == TargetState.PENDING
+    assert await target_state(sessions, second.target_id) == TargetState.UNDELIVERED
 
 
 async def test_expired_lease_is_uncertain_and_never_claimed_again(
