@@ -4,7 +4,8 @@ Definitions (also written into the report's ``notes``):
 
 - targets: every target of the campaign; bounced: hard bounce; suppressed: opted out elsewhere (an
   opt-out reply in another campaign, or on the suppression list at launch), so never asked here;
-  reachable = targets - bounced - suppressed (= targets - bounced when nobody is suppressed).
+  undelivered: the initial email could not be delivered (refused message, retries exhausted);
+  reachable = targets - bounced - undelivered - suppressed.
 - answered: targets a person answered (yes, no or unclear) *including* those who replied asking to
   be left alone, whose answer counts as "no"; ``opted_out`` reports them on their own as well.
 - the answer of a target is the reviewer's override when there is one, else the automatic one.
@@ -44,14 +45,15 @@ NOTES = [
     "suppressed targets (opted out elsewhere, never asked here) are not reachable",
     "answers use the reviewer's override when there is one",
     "auto_replies counts targets whose only replies were automatic; they are never answers",
-    "answer_rate = answered / reachable (targets - bounced - suppressed), with a Wilson 95 % interval",
+    "answer_rate = answered / reachable (targets - bounced - undelivered - suppressed), with a Wilson 95 % "
+    "interval",
     "answered_by_wave credits each answer to the last email sent before it",
 ]
 
 
 def _figures(waves: int, targets: dict[str, int], sends: dict[tuple[int, str], int],
              by_wave: dict[int, int], durations: dict[str, dict[str, float | None]]) -> dict[str, Any]:
-    reachable = targets["targets"] - targets["bounced"] - targets["suppressed"]
+    reachable = targets["targets"] - targets["bounced"] - targets["undelivered"] - targets["suppressed"]
     answered = targets["answered"]
     ci = wilson_interval(answered, reachable)
     empty = {"median": None, "p90": None}
@@ -70,6 +72,7 @@ def _figures(waves: int, targets: dict[str, int], sends: dict[tuple[int, str], i
         "auto_replies": targets["auto_replies"],
         "auto_reply_messages": targets["auto_reply_messages"],
         "bounced": targets["bounced"],
+        "undelivered": targets["undelivered"],
         "no_answer": reachable - answered,
         "answered_by_wave": {str(w): by_wave.get(w, 0) for w in range(max([waves, *(k + 1 for k in by_wave)]))},
         "time_to_answer_s": durations.get("to_answer", empty),
@@ -147,6 +150,7 @@ async def _segments(session: AsyncSession, cid: int, waves: int, by: str) -> dic
 
 
 def _no_targets() -> dict[str, int]:
-    keys = ["targets", "bounced", "opted_out", "suppressed", "answered", "pending", "contacted", "closed",
+    keys = ["targets", "bounced", "undelivered", "opted_out", "suppressed", "answered", "pending", "contacted",
+            "closed",
             "auto_replies", "auto_reply_messages", *(a.value for a in Answer)]
     return dict.fromkeys(keys, 0)

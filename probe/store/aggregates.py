@@ -126,6 +126,7 @@ async def target_figures(session: AsyncSession, campaign_id: int, by: str | None
     columns: dict[str, ColumnElement[int]] = {
         "targets": sa.func.count(),
         "bounced": _ones(base.c.state == TargetState.BOUNCED.value),
+        "undelivered": _ones(base.c.state == TargetState.UNDELIVERED.value),
         "opted_out": _ones(sa.and_(opted_out, answered)),
         "suppressed": _ones(sa.and_(opted_out, sa.not_(answered))),
         "answered": _ones(answered),

@@ -349,7 +349,8 @@ async def record_account_health(db: Db, campaign_id: int, *, failure: str | None
                             .values(smtp_failing_since=None, smtp_failure=None))
             return
         await s.execute(update(Campaign).where(Campaign.id == campaign_id)
-                        .values(smtp_failing_since=func.coalesce(Campaign.smtp_failing_since, now),
+                        .values(smtp_failing_since=func.coalesce(Campaign.smtp_failing_since,
+                                                                 literal(now, UTCDateTime())),
                                 smtp_failure=failure))
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
@@ -36,7 +36,7 @@ from probe.core.lifecycle import (
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
-from probe.store.tables import Send, Suppression, Target
+from probe.store.tables import Send, Suppression, Target, UTCDateTime
 
 CLAIMABLE = (SendState.SCHEDULED, SendState.RETRY)
 WAITING = tuple(sorted(WAITING_STATES))
@@ -215,7 +215,8 @@ async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, 
         if smtp_reply is not None:
             values["smtp_reply"] = smtp_reply
     if event is SendEvent.TEMPORARY:
-        values.update(due_at=next_due_at, first_attempt_at=func.coalesce(Send.first_attempt_at, now))
+        values.update(due_at=next_due_at,
+                      first_attempt_at=func.coalesce(Send.first_attempt_at, literal(now, UTCDateTime())))
     async with transaction(db) as s:
         target_id = (await s.execute(_mine(send_id, owner).values(**values)
                                      .returning(Send.target_id))).scalar_one_or_none()

@@ -140,7 +140,7 @@ def test_guards_read_the_table() -> None:
     assert set(send_sources(E.RESOLVED_RESEND)) == {S.UNCERTAIN, S.FAILED}
     assert set(send_sources(E.CLAIM)) == set(Q)
     # A reminder waits for every earlier wave; an uncertain one holds it (and keeps the target open).
-    assert BLOCKING_SENDS == {S.SCHEDULED, S.RETRY, S.CLAIMED, S.UNCERTAIN}
+    assert {S.SCHEDULED, S.RETRY, S.CLAIMED, S.UNCERTAIN} == BLOCKING_SENDS
 
 
 @pytest.mark.parametrize(("permanent", "at_rcpt", "attempts_after", "window_left", "event"), [

@@ -1,0 +1,216 @@
+"""The lifecycle rules against a real SMTP server (aiosmtpd) on SQLite and PostgreSQL (DESIGN.md "The
+state that matters"): account faults are loud and free, waves follow the target, a refused message
+leaves its target undelivered, the first clear answer decides, resolve stays in its campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from probe.config import load_config
+from probe.core.model import Answer, SendState, TargetState
+from probe.service.wiring import open_service
+from probe.store.sends import ResolveRefused, resolve_send
+from probe.store.status import status_summary
+from probe.store.tables import Send, Target
+from tests.fixtures.smtp_server import RecordingHandler, free_port
+from tests.integration.test_dispatch import T0, reply_to, sends_by_target, target_state
+
+TWO = [{"email": f"t{i}@client.example.com", "prenom": f"P{i}", "nom": f"N{i}", "secteur": "x"} for i in (1, 2)]
+
+
+@contextmanager
+def smtp_up(port: int, handler: RecordingHandler) -> Iterator[None]:
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
+async def test_smtp_down_for_14_hours_costs_nothing_and_waves_follow_each_target(campaign_factory, db_url):
+    port = free_port()   # nothing listens there until the server "comes back"
+    handler = RecordingHandler()
+    camp = campaign_factory(smtp_port=port, db_url=db_url, targets=TWO)
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0 - timedelta(days=1))
+        now = T0
+        down_until = T0 + timedelta(hours=14)
+        while now < down_until:
+            result = await service.tick(now)
+            # Every pass while down: the fault is reported (tick exits 1 on it), nothing sent.
+            assert result.dispatched.account_fault is not None and result.sent == 0
+            assert "smtp.host" in str(result.dispatched.account_fault)
+            now += timedelta(minutes=30)
+        sends = await sends_by_target(service)
+        assert all(s.attempts == 0 and s.state is SendState.SCHEDULED for ss in sends.values() for s in ss)
+        status = await status_summary(service.sessions, service.require_campaign(), now=now)
+        assert status.smtp_failing_since == T0
+        with smtp_up(port, handler):
+            back = await service.tick(now)
+            assert back.dispatched.account_fault is None and back.sent == 2
+            assert {wave for _, wave in back.dispatched.sent_to} == {0}   # initial emails first
+            status = await status_summary(service.sessions, service.require_campaign(), now=now)
+            assert status.smtp_failing_since is None                       # cleared by the success
+            # The reminders were planned for T0+6d; they follow the actual initial send instead.
+            assert (await service.tick(T0 + timedelta(days=6, hours=1))).sent == 0
+            t = now
+            while t < now + timedelta(days=13):
+                await service.tick(t)
+                t += timedelta(hours=6)
+        sends = await sends_by_target(service)
+    for target in TWO:
+        got = handler.to(target["email"])
+        assert len(got) == 3
+        assert "Relance" not in got[0].message["Subject"]   # wave 0 first
+        mine = sends[target["email"]]
+        initial = mine[0].sent_at
+        assert initial >= now
+        assert mine[1].sent_at - initial >= timedelta(days=6)
+        assert mine[2].sent_at - initial >= timedelta(days=12)
+
+
+async def test_start_a_year_in_the_past_sends_the_initial_wave_only(campaign_factory, smtp_server, db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url,
+                            sections={"schedule": {"start": "2014-09-28T09:00:00"}})
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        launched = await service.launch(T0)
+        assert launched.start_in_past and launched.next_pass == 5
+        first = await service.tick(T0)
+        assert first.sent == 5 and {w for _, w in first.dispatched.sent_to} == {0}
+        assert (await service.tick(T0 + timedelta(hours=1))).sent == 0
+        sends = await sends_by_target(service)
+        for mine in sends.values():
+            assert mine[1].due_at - mine[0].sent_at == timedelta(days=6)
+            assert mine[2].due_at - mine[0].sent_at == timedelta(days=12)
+        assert (await service.tick(T0 + timedelta(days=6))).sent == 5
+    assert len(smtp_server.handler.received) == 10
+
+
+async def test_554_to_data_leaves_the_target_undelivered_and_resend_works_once(campaign_factory, smtp_server,
+                                                                               db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO,
+                            sections={"smtp": {"concurrency": 1}})
+    smtp_server.handler.data_script[:] = ["554 5.7.1 Message rejected as spam"]
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        first = await service.tick(T0)
+        assert (first.sent, first.failed, first.dispatched.undelivered) == (1, 1, 1)
+        refused = TWO[0]["email"]
+        assert await target_state(service, refused) is TargetState.UNDELIVERED
+        sends = (await sends_by_target(service))[refused]
+        assert [s.state for s in sends] == [SendState.FAILED, SendState.CANCELLED, SendState.CANCELLED]
+        for day in (6, 12):
+            await service.tick(T0 + timedelta(days=day))
+        assert smtp_server.handler.to(refused) == []       # no reminder to someone never reached
+        cid = service.require_campaign()
+        status = await status_summary(service.sessions, cid, now=T0 + timedelta(days=12))
+        assert [f.send_id for f in status.failed] == [sends[0].id]
+        # The user fixed the wording: resend it; the reminders follow from that send.
+        resend_at = T0 + timedelta(days=13)
+        from probe.service.dispatch import replanner
+        assert await resolve_send(service.sessions, campaign_id=cid, send_id=sends[0].id, sent=False,
+                                  note="wording fixed", now=resend_at, replan=replanner(service)) is SendState.FAILED
+        with pytest.raises(ResolveRefused):   # only once: it is scheduled now
+            await resolve_send(service.sessions, campaign_id=cid, send_id=sends[0].id, sent=False, note="x",
+                               now=resend_at)
+        assert await target_state(service, refused) is TargetState.PENDING
+        again = await service.tick(resend_at)
+        assert again.sent == 1 and again.dispatched.sent_to == [(refused, 0)]
+        assert await target_state(service, refused) is TargetState.CONTACTED
+        sends = (await sends_by_target(service))[refused]
+        assert [s.state for s in sends] == [SendState.SENT, SendState.SCHEDULED, SendState.SCHEDULED]
+        assert sends[1].due_at == sends[0].sent_at + timedelta(days=6)
+        assert (await service.tick(resend_at + timedelta(days=6))).sent == 1
+    assert len(smtp_server.handler.to(refused)) == 2
+
+
+async def test_550_at_rcpt_bounces_the_target(campaign_factory, smtp_server, db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO)
+    smtp_server.handler.rcpt_script[TWO[1]["email"]] = ["550 5.1.1 User unknown"]
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        result = await service.tick(T0)
+        assert (result.sent, result.dispatched.bounced, result.dispatched.undelivered) == (1, 1, 0)
+        assert await target_state(service, TWO[1]["email"]) is TargetState.BOUNCED
+
+
+async def test_unclear_then_yes_is_yes(campaign_factory, smtp_server, db_url, tmp_path):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1])
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        await service.tick(T0)
+        original = smtp_server.handler.wait_for(1)[0]
+        question = tmp_path / "q.eml"
+        question.write_bytes(reply_to(original, "Quel est le prix exact de cet abonnement ?"))
+        await service.import_path(question, T0 + timedelta(hours=2))
+        async with service.sessions() as s:
+            assert (await s.execute(select(Target.answer))).scalar_one() == Answer.UNCLEAR
+        yes = tmp_path / "yes.eml"
+        yes.write_bytes(reply_to(original, "OUI"))
+        await service.import_path(yes, T0 + timedelta(hours=5))
+        async with service.sessions() as s:
+            row = (await s.execute(select(Target.state, Target.answer, Target.answered_at))).one()
+        assert (row.state, row.answer) == (TargetState.ANSWERED, Answer.YES)
+        # A later unclear reply never replaces it.
+        again = tmp_path / "again.eml"
+        again.write_bytes(reply_to(original, "Et pour la livraison, comment faites-vous ?"))
+        await service.import_path(again, T0 + timedelta(hours=8))
+        async with service.sessions() as s:
+            assert (await s.execute(select(Target.answer))).scalar_one() == Answer.YES
+
+
+async def test_resolve_refuses_another_campaigns_send(campaign_factory, smtp_server, db_url):
+    a = load_config(campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO, name="a").config)
+    b = load_config(campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO, name="b").config)
+    async with open_service(a) as sa:
+        await sa.launch(T0)
+        async with sa.sessions() as s, s.begin():
+            victim = (await s.execute(select(Send).where(Send.wave == 0).limit(1))).scalar_one()
+            victim.state = SendState.UNCERTAIN
+        victim_id = victim.id
+    async with open_service(b) as sb:
+        await sb.launch(T0)
+        with pytest.raises(ResolveRefused, match="not a send of this campaign"):
+            await resolve_send(sb.sessions, campaign_id=sb.require_campaign(), send_id=victim_id, sent=True,
+                               note="x", now=T0)
+    async with open_service(a) as sa, sa.sessions() as s:
+        assert (await s.execute(select(Send.state).where(Send.id == victim_id))).scalar_one() is SendState.UNCERTAIN
+
+
+async def test_resend_after_close_after_is_sent_by_the_next_pass(campaign_factory, smtp_server, db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1],
+                            sections={"schedule": {"close_after": "2d"}})
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        await service.tick(T0)
+        for day in (6, 12):
+            await service.tick(T0 + timedelta(days=day))
+        closed = await service.tick(T0 + timedelta(days=15))
+        assert closed.closed == 1
+        email = TWO[0]["email"]
+        assert await target_state(service, email) is TargetState.CLOSED
+        reminder = (await sends_by_target(service))[email][2]
+        async with service.sessions() as s, s.begin():   # as if its pass had died mid-DATA
+            row = (await s.execute(select(Send).where(Send.id == reminder.id))).scalar_one()
+            row.state = SendState.UNCERTAIN
+        at = T0 + timedelta(days=16)
+        await resolve_send(service.sessions, campaign_id=service.require_campaign(), send_id=reminder.id,
+                           sent=False, note="not in the log", now=at)
+        assert await target_state(service, email) is TargetState.CONTACTED    # reopened for it
+        # An uncertain or rescheduled send keeps the target open: the close pass leaves it alone.
+        result = await service.tick(at)
+        assert result.sent == 1 and result.dispatched.sent_to == [(email, 2)]
+    assert len(smtp_server.handler.to(email)) == 4
