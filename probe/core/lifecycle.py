@@ -200,6 +200,19 @@ TARGET_TABLE: dict[tuple[TargetState, TargetEvent], TargetRule] = {
        for st in (T.ANSWERED, T.OPTED_OUT)},
 }
 
+def message_event(kind: str, answer: str | None, opt_out: bool) -> TargetEvent | None:
+    """The target event of an inbound message matched to a target (kind: a MessageKind value).
+    An `unknown` message changes nothing (it is listed for review) unless it carries an opt-out
+    (a mail client's List-Unsubscribe request). OPT_OUT vs OPT_OUT_COLLEAGUE is the store's choice:
+    it knows the target's address."""
+    if opt_out and kind in ("human_reply", "unknown"):
+        return TE.OPT_OUT
+    if kind == "human_reply" and answer is not None:
+        return TE.REPLY_UNCLEAR if answer == "unclear" else TE.REPLY_CLEAR
+    return {"bounce": TE.HARD_BOUNCE, "auto_reply": TE.OUT_OF_OFFICE, "delivery_delay": TE.DELAY_NOTICE,
+            "read_receipt": TE.READ_RECEIPT}.get(kind)
+
+
 #: Target states in which a resolve --resend may put a send back (the others decided the target).
 RESENDABLE_TARGETS = frozenset({T.PENDING, T.CONTACTED, T.CLOSED, T.UNDELIVERED})
 

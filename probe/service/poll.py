@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.core.classify import classify_bytes
+from probe.core.lifecycle import TargetEvent, message_event
 from probe.core.matching import match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
 from probe.core.planning import localize
@@ -169,22 +170,25 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
 async def apply_effect(service: Service, session: AsyncSession, target_id: int, row_id: int,
                        parsed: ParsedMessage, verdict: Classification, received: datetime,
                        now: datetime) -> None:
+    """What the message does to its target: the lifecycle table's event for it, applied by the store."""
     campaign_id = service.require_campaign()
-    if verdict.opt_out and verdict.kind in (MessageKind.HUMAN_REPLY, MessageKind.UNKNOWN):
-        # A person's "remove me", or their mail client's List-Unsubscribe request.
+    event = message_event(verdict.kind.value, verdict.answer, verdict.opt_out)
+    if event is TargetEvent.OPT_OUT:
+        # A person's "remove me" (or a colleague's), or their mail client's List-Unsubscribe request.
         await mark_opted_out(session, target_id=target_id, email=parsed.from_addr, campaign_id=campaign_id,
                              now=now)
-    elif verdict.kind is MessageKind.HUMAN_REPLY and verdict.answer is not None:
+    elif event in (TargetEvent.REPLY_CLEAR, TargetEvent.REPLY_UNCLEAR) and verdict.answer is not None:
         await mark_answered(session, target_id=target_id, answer=verdict.answer, message_row_id=row_id,
                             received_at=received, now=now)
-    elif verdict.kind is MessageKind.BOUNCE:
+    elif event is TargetEvent.HARD_BOUNCE:
         await mark_bounced(session, target_id=target_id, now=now)
-    elif verdict.kind is MessageKind.AUTO_REPLY:
+    elif event is TargetEvent.OUT_OF_OFFICE:
         until = _return_datetime(service, verdict)
         if until is not None and until > received:
             await set_out_of_office(session, target_id=target_id, until=until)
             if service.settings.schedule.defer_after_out_of_office:
                 await defer_sends(session, target_id=target_id, until=until)
+    # DELAY_NOTICE, READ_RECEIPT and unknown messages are recorded and change nothing.
 
 
 async def poll(service: Service, now: datetime, mailbox: ImapMailbox | None = None) -> PollResult:

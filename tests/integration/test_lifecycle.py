@@ -214,3 +214,55 @@ async def test_resend_after_close_after_is_sent_by_the_next_pass(campaign_factor
         result = await service.tick(at)
         assert result.sent == 1 and result.dispatched.sent_to == [(email, 2)]
     assert len(smtp_server.handler.to(email)) == 4
+
+
+async def test_temporary_failures_stop_at_retry_for_and_the_target_is_undelivered(campaign_factory, smtp_server,
+                                                                                  db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1],
+                            sections={"smtp": {"retry_for": "2h", "max_attempts": 50}})
+    email = TWO[0]["email"]
+    smtp_server.handler.rcpt_script[email] = ["451 4.3.0 Try again later"] * 50
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        now, tries = T0, 0
+        while now <= T0 + timedelta(hours=3):
+            result = await service.tick(now)
+            tries += result.retried + result.failed
+            now += timedelta(minutes=5)
+        sends = (await sends_by_target(service))[email]
+        assert sends[0].state is SendState.FAILED and "451" in sends[0].last_error
+        # Tries at 0, 5, 15, 35, 75 min (backoff 5, 10, 20, 40), then the last one at the end of the
+        # 2 h window (not at 155 min), which fails the send.
+        assert sends[0].attempts == tries == 6
+        assert await target_state(service, email) is TargetState.UNDELIVERED
+        assert [s.state for s in sends[1:]] == [SendState.CANCELLED, SendState.CANCELLED]
+
+
+async def test_a_bounce_for_wave_1_cancels_a_claimed_wave_2(campaign_factory, smtp_server, db_url, tmp_path):
+    from probe.adapters.smtp import SmtpSender
+    from probe.service.dispatch import DispatchResult, send_claimed
+    from probe.store.inbox import mark_bounced
+    from probe.store.sends import claim_due
+
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1])
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        for day in (0, 6):
+            await service.tick(T0 + timedelta(days=day))
+        cid = service.require_campaign()
+        at = T0 + timedelta(days=12)
+        (wave2,) = await claim_due(service.sessions, campaign_id=cid, now=at, owner="me:1", lease_until=at,
+                                   domain=service.message_id_domain)
+        assert wave2.wave == 2
+        # The DSN for wave 1 arrives while wave 2 is claimed: the bounce wins.
+        assert await mark_bounced(service.sessions, target_id=wave2.target_id, now=at)
+        result = DispatchResult()
+        sender = SmtpSender(service.smtp_account())
+        await send_claimed(service, sender, wave2, "me:1", at, "redaction@en-contact.example.com", result, [], [])
+        await sender.close()
+        assert result.cancelled == 1 and result.sent == 0
+        sends = (await sends_by_target(service))[TWO[0]["email"]]
+        assert [s.state for s in sends] == [SendState.SENT, SendState.SENT, SendState.CANCELLED]
+    assert len(smtp_server.handler.to(TWO[0]["email"])) == 2

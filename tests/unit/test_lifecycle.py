@@ -153,3 +153,22 @@ def test_guards_read_the_table() -> None:
 def test_smtp_failures_as_events(permanent, at_rcpt, attempts_after, window_left, event) -> None:
     assert classify_smtp_failure(permanent=permanent, at_rcpt=at_rcpt, attempts_after=attempts_after,
                                  max_attempts=8, window_left=window_left) is event
+
+
+@pytest.mark.parametrize(("kind", "answer", "opt_out", "event"), [
+    ("human_reply", "yes", False, TE.REPLY_CLEAR),
+    ("human_reply", "no", False, TE.REPLY_CLEAR),
+    ("human_reply", "unclear", False, TE.REPLY_UNCLEAR),
+    ("human_reply", "no", True, TE.OPT_OUT),          # an opt-out is R, whatever it reads as
+    ("unknown", None, True, TE.OPT_OUT),              # a List-Unsubscribe request
+    ("unknown", None, False, None),                   # listed for review, changes nothing
+    ("bounce", None, False, TE.HARD_BOUNCE),
+    ("auto_reply", None, False, TE.OUT_OF_OFFICE),
+    ("auto_reply", None, True, TE.OUT_OF_OFFICE),     # an auto-reply's footer is not a person's opt-out
+    ("delivery_delay", None, False, TE.DELAY_NOTICE),
+    ("read_receipt", None, False, TE.READ_RECEIPT),
+])
+def test_inbound_messages_as_events(kind, answer, opt_out, event) -> None:
+    from probe.core.lifecycle import message_event
+
+    assert message_event(kind, answer, opt_out) is event

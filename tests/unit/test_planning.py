@@ -257,3 +257,17 @@ def test_plan_waves_refuses_naive_start() -> None:
 def test_closes_at(last_due: datetime, close_after: timedelta, expected: datetime) -> None:
     got = closes_at(last_due, close_after)
     assert got == expected and got.tzinfo is UTC
+
+
+def test_reminders_follow_the_actual_initial_send() -> None:
+    from probe.core.planning import follow_up_due
+
+    paris = ZoneInfo("Europe/Paris")
+    offsets = [timedelta(days=6), timedelta(days=12)]
+    sent = datetime(2015, 9, 28, 21, 0, tzinfo=UTC)   # late: an SMTP outage held it back
+    due = follow_up_due(sent, 0, sent, offsets, paris, SendWindow.parse("mon-fri 09:00-18:00"))
+    # 6 days later is Sunday 4 Oct 23:00 Paris → Monday 09:00; 12 days later is Sat 10 Oct → Monday 12th.
+    assert [d.astimezone(paris).strftime("%a %d %H:%M") for d in due.values()] == ["Mon 05 09:00", "Mon 12 09:00"]
+    # A reminder that went out late keeps the plan's gap to the next one.
+    late = sent + timedelta(days=10)
+    assert follow_up_due(sent, 1, late, offsets, paris, None) == {2: late + timedelta(days=6)}
