@@ -31,6 +31,7 @@ from probe.report.summary import build_report
 from probe.store import aggregates as agg
 from probe.store import engine as engine_module
 from probe.store.engine import make_engine, make_sessionmaker
+from probe.store.inbox import changed_answers
 
 ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.NO,
                "u": Answer.UNCLEAR, "unclear": Answer.UNCLEAR}
@@ -250,6 +251,9 @@ async def _review_walk(settings: Settings, include_all: bool, who: str, now: dat
         async with sessions() as session:
             cid = await _campaign_id(session, settings)
             rows = await agg.review_rows(session, cid, include_all=include_all, limit=None)
+            changed = await changed_answers(session, cid)
+        for c in changed:   # the first clear answer replaced a provisional unclear (lifecycle table)
+            print(f"answer changed: {c.email}: {c.first} → {c.now} (reply {c.deciding_message_id})", file=sys.stderr)
         if not rows:
             print("nothing to review: no unclear replies without an override", file=sys.stderr)
             return 0

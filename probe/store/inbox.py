@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
@@ -198,3 +198,30 @@ async def close_silent_targets(db: Db, *, campaign_id: int, now: datetime, close
             .values(state=TargetState.CLOSED, state_changed_at=now)
             .returning(Target.id).execution_options(synchronize_session=False))
         return len(result.all())
+
+
+@dataclass(frozen=True)
+class ChangedAnswer:
+    email: str
+    first: Answer          # the answer of the target's first human reply (provisional: unclear)
+    now: Answer            # the answer of the reply that decides it now
+    deciding_message_id: int
+
+
+async def changed_answers(db: Db, campaign_id: int) -> list[ChangedAnswer]:
+    """Targets whose answer a later reply replaced (lifecycle: a yes/no replaces a provisional
+    unclear), for `probe review` to list."""
+    first_reply = (select(InboundMessage.target_id, func.min(InboundMessage.id).label("first_id"))
+                   .where(InboundMessage.campaign_id == campaign_id, InboundMessage.kind == MessageKind.HUMAN_REPLY,
+                          InboundMessage.answer.is_not(None))
+                   .group_by(InboundMessage.target_id).subquery())
+    async with transaction(db) as s:
+        rows = await s.execute(
+            select(Target.email, InboundMessage.answer, Target.answer, Target.deciding_message_id)
+            .join(first_reply, first_reply.c.target_id == Target.id)
+            .join(InboundMessage, InboundMessage.id == first_reply.c.first_id)
+            .where(Target.campaign_id == campaign_id, Target.state == TargetState.ANSWERED,
+                   Target.deciding_message_id.is_not(None), Target.deciding_message_id != first_reply.c.first_id)
+            .order_by(Target.email))
+        return [ChangedAnswer(r[0], Answer(r[1]), Answer(r[2]), int(r[3])) for r in rows if r[1] != r[2]]
+

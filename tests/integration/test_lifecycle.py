@@ -163,6 +163,10 @@ async def test_unclear_then_yes_is_yes(campaign_factory, smtp_server, db_url, tm
         async with service.sessions() as s:
             row = (await s.execute(select(Target.state, Target.answer, Target.answered_at))).one()
         assert (row.state, row.answer) == (TargetState.ANSWERED, Answer.YES)
+        assert row.answered_at == T0 + timedelta(hours=2)    # the target answered with its first reply
+        from probe.store.inbox import changed_answers  # `probe review` lists it
+        (changed,) = await changed_answers(service.sessions, service.require_campaign())
+        assert (changed.email, changed.first, changed.now) == (TWO[0]["email"], Answer.UNCLEAR, Answer.YES)
         # A later unclear reply never replaces it.
         again = tmp_path / "again.eml"
         again.write_bytes(reply_to(original, "Et pour la livraison, comment faites-vous ?"))
