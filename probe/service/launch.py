@@ -13,6 +13,7 @@ from probe.store.campaigns import (
     LaunchResult,
     PlannedTarget,
     first_planned_at,
+    follow_actual_sends,
     launch_campaign,
     next_pass_sends,
 )
@@ -49,6 +50,12 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
         close_after_s=int(settings.schedule.close_after.total_seconds()),
         keep_bodies=settings.campaign.keep_bodies, targets=planned, now=now)
     service.campaign_id = result.campaign_id
+    if result.sends_rescheduled:
+        # The plan changed: launch moved scheduled sends to it; those of targets already written to
+        # follow their actual initial email again (DESIGN.md: waves follow the target).
+        from probe.service.dispatch import replanner
+
+        await follow_actual_sends(service.sessions, result.campaign_id, replanner(service))
     next_pass = await next_pass_sends(service.sessions, result.campaign_id, now) if checked.start_in_past else 0
     return LaunchSummary(result, checked.due_times, len(checked.targets.problems), checked.start_in_past,
                          next_pass)

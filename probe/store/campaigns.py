@@ -340,6 +340,35 @@ async def record_pass(db: Db, campaign_id: int, wall_now: datetime) -> None:
         await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(last_pass_at=wall_now))
 
 
+async def follow_actual_sends(db: Db, campaign_id: int, replan: Any) -> int:
+    """After a relaunch moved scheduled sends to the (new) plan: the later waves of every target that
+    already got an email are due from its actual sends instead (waves follow the target; `replan` is
+    sends.Replanner). Only `scheduled` sends move (guarded UPDATE). Returns how many moved."""
+    from probe.store.sends import _replan_later
+
+    async with transaction(db) as s:
+        later_send = aliased(Send)
+        has_later = exists().where(later_send.target_id == Target.id, later_send.state == SendState.SCHEDULED,
+                                   later_send.wave > 0)
+        rows = (await s.execute(
+            select(Send.target_id, Send.wave, Send.sent_at).join(Target, Target.id == Send.target_id)
+            .where(Send.campaign_id == campaign_id, Send.state == SendState.SENT, Send.sent_at.is_not(None),
+                   Target.state.in_(WAITING), has_later)
+            .order_by(Send.target_id, Send.wave))).all()
+        sent: dict[int, dict[int, datetime]] = {}
+        for target_id, wave, sent_at in rows:
+            sent.setdefault(target_id, {})[wave] = sent_at
+        moved = 0
+        for target_id, waves in sent.items():
+            if 0 not in waves:
+                continue
+            last = max(waves)
+            later = replan(waves[0], last, waves[last])
+            await _replan_later(s, target_id, later)
+            moved += len(later)
+    return moved
+
+
 async def record_account_health(db: Db, campaign_id: int, *, failure: str | None, now: datetime) -> None:
     """An account fault (failure: its message, with the key to fix) or a pass that reached the server
     (failure None: cleared). smtp_failing_since keeps the first fault of a run of them."""

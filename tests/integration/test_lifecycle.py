@@ -270,3 +270,20 @@ async def test_a_bounce_for_wave_1_cancels_a_claimed_wave_2(campaign_factory, sm
         sends = (await sends_by_target(service))[TWO[0]["email"]]
         assert [s.state for s in sends] == [SendState.SENT, SendState.SENT, SendState.CANCELLED]
     assert len(smtp_server.handler.to(TWO[0]["email"])) == 2
+
+
+async def test_a_relaunch_with_new_offsets_keeps_reminders_on_the_actual_initial(campaign_factory, smtp_server,
+                                                                                 db_url):
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1])
+    async with open_service(load_config(camp.config)) as service:
+        await service.launch(T0)
+        await service.tick(T0 + timedelta(days=1, hours=2))     # the initial email went out late
+    text = camp.config.read_text(encoding="utf-8").replace('reminders = ["6d", "12d"]', 'reminders = ["7d", "14d"]')
+    camp.config.write_text(text, encoding="utf-8")
+    async with open_service(load_config(camp.config)) as service:
+        relaunched = await service.launch(T0 + timedelta(days=2))
+        assert relaunched.result.sends_rescheduled == 2
+        sends = (await sends_by_target(service))[TWO[0]["email"]]
+    initial = sends[0].sent_at
+    assert initial == T0 + timedelta(days=1, hours=2)
+    assert (sends[1].due_at - initial, sends[2].due_at - initial) == (timedelta(days=7), timedelta(days=14))
