@@ -55,9 +55,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--passes", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run_daemon)
 
-    p = subparsers.add_parser("status", help="counts by state, next due sends, uncertain sends",
-                              description="Counts of targets and sends by state, the next due sends and "
-                                          "the uncertain ones. Exit 1 when there are uncertain sends.")
+    p = subparsers.add_parser("status", help="counts by state, next due sends, uncertain and failed sends",
+                              description="Counts of targets and sends by state, the next due sends, the "
+                                          "uncertain and failed ones with their ids, and the SMTP "
+                                          "account's health. Exit 1 when there are uncertain sends or "
+                                          "the account is failing.")
     add_config_argument(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--health", action="store_true",

@@ -287,3 +287,28 @@ async def test_a_relaunch_with_new_offsets_keeps_reminders_on_the_actual_initial
     initial = sends[0].sent_at
     assert initial == T0 + timedelta(days=1, hours=2)
     assert (sends[1].due_at - initial, sends[2].due_at - initial) == (timedelta(days=7), timedelta(days=14))
+
+
+async def test_421_at_the_greeting_is_an_account_fault(campaign_factory, db_url):
+    import asyncio
+
+    async def busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"421 4.3.2 Service not available, closing channel\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(busy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    camp = campaign_factory(smtp_port=port, db_url=db_url, targets=TWO)
+    try:
+        async with open_service(load_config(camp.config)) as service:
+            await service.launch(T0)
+            for minutes in (0, 30):
+                result = await service.tick(T0 + timedelta(minutes=minutes))
+                assert result.dispatched.account_fault is not None and result.sent == 0
+                assert "421" in str(result.dispatched.account_fault)
+            sends = await sends_by_target(service)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert all((s.state, s.attempts) == (SendState.SCHEDULED, 0) for mine in sends.values() for s in mine)
