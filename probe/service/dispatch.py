@@ -37,7 +37,6 @@ from probe.store.sends import (
     claim_due,
     claimed_owners,
     expire_leases,
-    record_uncertain,
     release_claimed,
 )
 from probe.store.sends import (
@@ -240,15 +239,15 @@ def next_retry(service: Service, send: ClaimedSend, now: datetime) -> datetime:
 async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: datetime, outcome: SendOutcome,
                          result: DispatchResult, replan: Replanner | None = None) -> None:
     event = outcome_event(service, send, outcome, now)
-    if event is SendEvent.LOST_IN_DATA:
-        await record_uncertain(service.sessions, send_id=send.send_id, owner=owner, error=outcome.reply)
-        result.uncertain += 1
-        return
     await store_outcome(service.sessions, send_id=send.send_id, owner=owner, event=event, wave=send.wave,
-                        now=now, smtp_reply=outcome.reply, error=None if event is SendEvent.ACCEPTED else outcome.reply,
+                        now=now, error=None if event is SendEvent.ACCEPTED else outcome.reply,
+                        # The server's final reply is evidence only when it decided the send.
+                        smtp_reply=None if event in (SendEvent.TEMPORARY, SendEvent.LOST_IN_DATA) else outcome.reply,
                         next_due_at=next_retry(service, send, now) if event is SendEvent.TEMPORARY else None,
                         replan=replan, initial_sent_at=send.initial_sent_at)
     match event:
+        case SendEvent.LOST_IN_DATA:
+            result.uncertain += 1
         case SendEvent.ACCEPTED:
             result.sent += 1
             result.sent_to.append((send.email, send.wave))

@@ -26,6 +26,7 @@ from probe.core import tokens
 from probe.core.lifecycle import (
     BLOCKING_SENDS,
     RESENDABLE_TARGETS,
+    SEND_TABLE,
     OtherSends,
     SendEvent,
     TargetEvent,
@@ -282,8 +283,10 @@ async def expire_leases(db: Db, *, campaign_id: int, wall_now: datetime, dead_ow
         stale = stale | Send.lease_owner.in_(list(dead_owners))
     async with transaction(db) as s:
         result = await s.execute(
-            update(Send).where(Send.campaign_id == campaign_id, Send.state == SendState.CLAIMED, stale)
-            .values(state=SendState.UNCERTAIN, last_error="lease expired with no recorded outcome")
+            update(Send).where(Send.campaign_id == campaign_id, Send.state.in_(send_sources(SendEvent.LEASE_EXPIRED)),
+                               stale)
+            .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.LEASE_EXPIRED].new_state,
+                    last_error="lease expired with no recorded outcome")
             .returning(Send.id).execution_options(synchronize_session=False))
         return len(result.all())
 
