@@ -123,7 +123,7 @@ def test_newcombe_hybrid_score_interval(x1, n1, x2, n2, low, high):
 
 
 def test_newcombe_needs_two_samples():
-    assert newcombe_diff_ci(1, 0, 1, 2) is None
+    assert newcombe_diff_ci(0, 0, 1, 2) is None
 
 
 def test_cohen_kappa_worked_example():
