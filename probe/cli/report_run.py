@@ -118,7 +118,8 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             fields = await agg.field_names(session, cid)
             if args.by is not None:
                 print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
-            await render.write_csv(out, fields, agg.stream_targets(session, cid))
+            await render.write_csv(out, fields, research_store.with_dispositions(
+                session, cid, agg.stream_targets(session, cid)))
             return
         report = await build_report(session, settings.campaign.name, now=now, by=args.by,
                                     source=str(settings.path), options=research_options(settings))

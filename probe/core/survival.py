@@ -59,14 +59,22 @@ class KaplanMeier:
         s, se = found
         return {"value": 1.0 - s, "ci95": [max(0.0, 1.0 - s - z * se), min(1.0, 1.0 - s + z * se)]}
 
-    def curve(self, max_points: int = 1000) -> list[list[float]]:
-        """The steps as [[seconds, share still silent], …] from [0, 1]; thinned to about
-        `max_points` steps (evenly by rank, the last kept) so a huge campaign's JSON stays small."""
+    def _thinned(self, max_points: int) -> list[Step]:
         steps = list(self.steps)
         if len(steps) > max_points:
             stride = math.ceil(len(steps) / max_points)
             steps = steps[stride - 1::stride] + ([steps[-1]] if (len(steps) % stride) else [])
-        return [[0.0, 1.0]] + [[round(s.time, 3), s.survival] for s in steps]
+        return steps
+
+    def curve(self, max_points: int = 1000) -> list[list[float]]:
+        """The steps as [[seconds, share still silent], …] from [0, 1]; thinned to about
+        `max_points` steps (evenly by rank, the last kept) so a huge campaign's JSON stays small."""
+        return [[0.0, 1.0]] + [[round(s.time, 3), s.survival] for s in self._thinned(max_points)]
+
+    def band(self, max_points: int = 1000, z: float = Z95) -> list[list[float]]:
+        """The Greenwood 95 % band of the same steps: [[seconds, low S, high S], …], clipped to [0, 1]."""
+        return [[0.0, 1.0, 1.0]] + [[round(s.time, 3), max(0.0, s.survival - z * s.se),
+                                     min(1.0, s.survival + z * s.se)] for s in self._thinned(max_points)]
 
 
 def kaplan_meier(grouped: Iterable[tuple[float, int, int]]) -> KaplanMeier:

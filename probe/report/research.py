@@ -46,13 +46,14 @@ RESEARCH_NOTES = [
     "A target still silent at the report's time, or bounced, is censored then (counted while observed, "
     "never as a non-answer). ci95: Greenwood (1926) variance S(t)^2 * sum d_j / (n_j (n_j - d_j)), "
     "1 - (S +- 1.96 SE), clipped to [0, 1]. null when no target was observed that long yet",
-    "survival: the Kaplan–Meier steps [seconds from the first email, share still silent]",
+    "survival: the Kaplan–Meier steps [seconds from the first email, share still silent] (at most about "
+    "1,000 steps, evenly thinned); survival_ci95: their Greenwood 95 % band [seconds, low, high]",
     "answered_within_business: the same, counting only [report] business_hours in campaign.timezone "
     "(holidays skipped); \"1d\" is one day's opening hours; times grouped by the minute, rounded up",
     "by segment, vs_all: the segment's answer_rate minus the whole campaign's, with a 95 % interval from "
-    "Newcombe's (1998) hybrid score interval for the segment against the rest, scaled by the rest's share",
+    "the hybrid score interval of Newcombe (1998) for the segment against the rest, scaled by the rest's share",
     "coding_agreement: a random sample of human replies coded blind by a reviewer (probe review --sample); "
-    "agreement = share of identical codes; kappa = Cohen's (1960) (po - pe) / (1 - pe), pe the agreement "
+    "agreement = share of identical codes; kappa (Cohen 1960) = (po - pe) / (1 - pe), pe the agreement "
     "expected by chance from each coder's shares. Sample codes measure the classifier; they change no answer",
 ]
 
@@ -94,6 +95,7 @@ async def research_figures(session: AsyncSession, campaign_id: int, timezone: st
         "rate_definitions": dict(DEFINITIONS),
         "answered_within": shares_within(km, labels),
         "survival": km.curve(),
+        "survival_ci95": km.band(),
         "answered_within_business": None,
         "coding_agreement": None,
     }

@@ -267,3 +267,15 @@ async def set_not_eligible(session: AsyncSession, campaign_id: int, message_id: 
                                       set_at=at))
         await session.flush()
     return str(row.email)
+
+
+async def with_dispositions(session: AsyncSession, campaign_id: int,
+                            chunks: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[list[dict[str, Any]]]:
+    """Add each target's AAPOR disposition ("disposition") to the chunks of aggregates.stream_targets,
+    one query per chunk."""
+    async for chunk in chunks:
+        emails = [row["email"] for row in chunk]
+        sub = _targets_with_disposition(campaign_id, None).add_columns(Target.email.label("email")).subquery("d")
+        codes = dict((await session.execute(
+            sa.select(sub.c.email, sub.c.disposition).where(sub.c.email.in_(emails)))).all())
+        yield [{**row, "disposition": codes.get(row["email"], "")} for row in chunk]
