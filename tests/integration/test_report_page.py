@@ -80,7 +80,7 @@ async def test_html_page_is_well_formed_and_names_its_rates(db: async_sessionmak
     assert "&lt;script&gt;alert(" in html and "<script>" not in html
 
 
-def test_table_names_the_rates_and_the_headline(db) -> None:  # noqa: ARG001 - no database needed
+def test_table_names_the_rates_and_the_headline() -> None:
     report = {"campaign": "c", "targets": 50, "reachable": 49, "answered": 15, "answer_rate": 15 / 49,
               "answer_rate_ci95": [0.2, 0.4], "answer_rate_all": 0.3, "answers": {"yes": 8, "no": 5, "unclear": 2},
               "opted_out": 0, "no_answer": 34, "auto_replies": 4, "bounced": 1, "sent": {"0": 50},
