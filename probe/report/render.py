@@ -157,6 +157,12 @@ def within_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def wave_rates(report: dict[str, Any], wave: str) -> list[str]:
+    """RR1 and RR6 as they stood after this wave (rates_by_wave)."""
+    rates = ((report.get("rates_by_wave") or {}).get(wave) or {}).get("rates") or {}
+    return [pct((rates.get(name) or {}).get("value")) for name in ("RR1", "RR6")]
+
+
 def coding_line(report: dict[str, Any]) -> str | None:
     agreement = report.get("coding_agreement")
     if not agreement or not agreement.get("n"):
@@ -184,9 +190,10 @@ def render_table(report: dict[str, Any]) -> str:
              headline(report), ""]
     lines += _grid(_figure_rows(report))
     lines.append("")
-    waves = [["wave", "sent", "answered after it"]]
+    waves = [["wave", "sent", "answered after it", "RR1 so far", "RR6 so far"]]
     for wave, n in report["sent"].items():
-        waves.append([wave_name(wave), str(n), str(report["answered_by_wave"].get(wave, 0))])
+        waves.append([wave_name(wave), str(n), str(report["answered_by_wave"].get(wave, 0)),
+                      *wave_rates(report, wave)])
     lines += _grid(waves)
     lines.append("")
     tta, tsl = report["time_to_answer_s"], report.get("time_since_last_email_s", {})
@@ -333,7 +340,8 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
              duration(report["time_to_answer_s"]["p90"])),
             ("from the last email received", duration(tsl.get("median")), duration(tsl.get("p90")))],
         "coding": coding_line(report),
-        "waves": [(wave_name(w), str(n), str(report["answered_by_wave"].get(w, 0))) for w, n in report["sent"].items()],
+        "waves": [(wave_name(w), str(n), str(report["answered_by_wave"].get(w, 0)), *wave_rates(report, w))
+                  for w, n in report["sent"].items()],
         "wave_chart": Markup(svg.bar_chart(  # svg escapes its own labels
             [(wave_name(w), n) for w, n in report["answered_by_wave"].items()],
             title="Answers by the wave they followed")),

@@ -46,6 +46,8 @@ RESEARCH_NOTES = [
     "A target still silent at the report's time, or bounced, is censored then (counted while observed, "
     "never as a non-answer). ci95: Greenwood (1926) variance S(t)^2 * sum d_j / (n_j (n_j - d_j)), "
     "1 - (S +- 1.96 SE), clipped to [0, 1]. null when no target was observed that long yet",
+    "rates_by_wave: the dispositions and rates as they stood after each wave (an answer credited to a "
+    "later wave is still NC there)",
     "survival: the Kaplan–Meier steps [seconds from the first email, share still silent] (at most about "
     "1,000 steps, evenly thinned); survival_ci95: their Greenwood 95 % band [seconds, low, high]",
     "answered_within_business: the same, counting only [report] business_hours in campaign.timezone "
@@ -99,12 +101,29 @@ async def research_figures(session: AsyncSession, campaign_id: int, timezone: st
         "answered_within_business": None,
         "coding_agreement": None,
     }
+    out["rates_by_wave"] = await _by_wave(session, campaign_id, options)
     if options.business_hours:
         hours = BusinessHours(options.business_hours, options.holidays, ZoneInfo(timezone))
         out["answered_within_business"] = await _business(session, campaign_id, now, hours, labels)
     pairs = await facts.coding_pairs(session, campaign_id)
     if pairs:
         out["coding_agreement"] = cohen_kappa(pairs)
+    return out
+
+
+async def _by_wave(session: AsyncSession, campaign_id: int, options: ResearchOptions) -> dict[str, Any]:
+    """The dispositions and rates as they stood after each wave: an answer credited to a later wave
+    counts as NC (no answer yet) for the earlier ones."""
+    credited = await facts.dispositions_by_wave(session, campaign_id)
+    waves = max([0, *credited])
+    out: dict[str, Any] = {}
+    for k in range(waves + 1):
+        counts = _empty()
+        for w, per_code in credited.items():
+            for code, n in per_code.items():
+                late = w > k and code in ("I", "P", "R")
+                counts["NC" if late else code] += n
+        out[str(k)] = {"dispositions": counts, "rates": rates_of(counts, options)}
     return out
 
 

@@ -279,3 +279,28 @@ async def with_dispositions(session: AsyncSession, campaign_id: int,
         codes = dict((await session.execute(
             sa.select(sub.c.email, sub.c.disposition).where(sub.c.email.in_(emails)))).all())
         yield [{**row, "disposition": codes.get(row["email"], "")} for row in chunk]
+
+
+async def dispositions_by_wave(session: AsyncSession, campaign_id: int) -> dict[int, dict[str, int]]:
+    """{credited wave: {code: targets}}: each answer (and opt-out reply) goes to the last wave sent
+    at or before it, as in answered_by_wave; targets without an answer are under wave 0."""
+    base = _targets_with_disposition(campaign_id, None).subquery("disp")
+    opt = opt_out_replies(campaign_id)
+    when = sa.func.coalesce(Target.answered_at, opt.c.opt_at)
+    credited = (sa.select(Target.id.label("target_id"),
+                          sa.func.max(sa.case((sa.and_(Send.sent_at.is_not(None), Send.sent_at <= when), Send.wave)))
+                          .label("wave"))
+                .select_from(Target)
+                .outerjoin(opt, opt.c.target_id == Target.id)
+                .join(Send, sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT))
+                .where(Target.campaign_id == campaign_id, when.is_not(None))
+                .group_by(Target.id)
+                .subquery("credited"))
+    wave = sa.func.coalesce(credited.c.wave, 0)
+    stmt = (sa.select(base.c.disposition, wave, sa.func.count())
+            .select_from(base).outerjoin(credited, credited.c.target_id == base.c.target_id)
+            .group_by(base.c.disposition, wave))
+    out: dict[int, dict[str, int]] = {}
+    for code, w, n in await session.execute(stmt):
+        out.setdefault(int(w), {})[str(code)] = int(n)
+    return out

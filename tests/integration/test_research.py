@@ -196,3 +196,17 @@ async def test_segments_get_rates_and_a_difference_with_the_whole(db: async_sess
     assert diff["diff"] == pytest.approx(7 / 10 - 11 / 24)
     assert diff["ci95"][0] < diff["diff"] < diff["ci95"][1]
     assert "answered_within" in retail
+
+
+async def test_rates_after_each_wave(db: async_sessionmaker[AsyncSession]) -> None:
+    async with db.begin() as s:
+        await seed_known(s)
+    async with db() as s:
+        report = await build_report(s, "known", now=NOW)
+    by_wave = report["rates_by_wave"]
+    assert list(by_wave) == ["0", "1", "2"]
+    # answered_by_wave is 6 / 4 / 1 (t06's opt-out after reminder 1; t11's unclear after the first email)
+    assert by_wave["0"]["dispositions"] == {"I": 5, "P": 1, "R": 0, "NC": 18, "UO": 1, "NE": 0}
+    assert by_wave["1"]["dispositions"] == {"I": 8, "P": 1, "R": 1, "NC": 14, "UO": 1, "NE": 0}
+    assert by_wave["2"]["dispositions"] == report["dispositions"]
+    assert by_wave["0"]["rates"]["RR6"]["value"] == pytest.approx(6 / 24)
