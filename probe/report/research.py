@@ -86,7 +86,11 @@ def rates_of(counts: dict[str, int], options: ResearchOptions) -> dict[str, Any]
 async def research_figures(session: AsyncSession, campaign_id: int, timezone: str, *, now: datetime,
                            options: ResearchOptions) -> dict[str, Any]:
     """The research keys of the whole campaign."""
-    counts = (await facts.disposition_counts(session, campaign_id)).get("", _empty())
+    credited = await facts.dispositions_by_wave(session, campaign_id)
+    counts = _empty()
+    for per_code in credited.values():
+        for code, n in per_code.items():
+            counts[code] += n
     labels = within_labels(options)
     times = (await facts.event_times(session, campaign_id, now)).get("", [])
     km = kaplan_meier(times)
@@ -101,7 +105,7 @@ async def research_figures(session: AsyncSession, campaign_id: int, timezone: st
         "answered_within_business": None,
         "coding_agreement": None,
     }
-    out["rates_by_wave"] = await _by_wave(session, campaign_id, options)
+    out["rates_by_wave"] = _by_wave(credited, options)
     if options.business_hours:
         hours = BusinessHours(options.business_hours, options.holidays, ZoneInfo(timezone))
         out["answered_within_business"] = await _business(session, campaign_id, now, hours, labels)
@@ -111,10 +115,9 @@ async def research_figures(session: AsyncSession, campaign_id: int, timezone: st
     return out
 
 
-async def _by_wave(session: AsyncSession, campaign_id: int, options: ResearchOptions) -> dict[str, Any]:
+def _by_wave(credited: dict[int, dict[str, int]], options: ResearchOptions) -> dict[str, Any]:
     """The dispositions and rates as they stood after each wave: an answer credited to a later wave
     counts as NC (no answer yet) for the earlier ones."""
-    credited = await facts.dispositions_by_wave(session, campaign_id)
     waves = max([0, *credited])
     out: dict[str, Any] = {}
     for k in range(waves + 1):

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -67,11 +68,21 @@ def _disposition(opt: sa.Subquery, gone: sa.Subquery) -> ColumnElement[str]:
     )
 
 
-def _targets_with_disposition(campaign_id: int, by: str | None) -> sa.Select[Any]:
+def _targets_with_disposition(campaign_id: int, by: str | None, *, with_wave: bool = False) -> sa.Select[Any]:
     opt = opt_out_replies(campaign_id)
     gone = _no_longer_there(campaign_id)
-    return (sa.select(Target.id.label("target_id"), segment_of(by).label("seg"),
-                      _disposition(opt, gone).label("disposition"))
+    columns: list[Any] = [Target.id.label("target_id"), segment_of(by).label("seg"),
+                          _disposition(opt, gone).label("disposition")]
+    if with_wave:
+        # The wave an answer (or opt-out reply) is credited to: the last one sent at or before it. A
+        # correlated subquery on the (target_id, wave) index, evaluated only for those who replied.
+        when = sa.func.coalesce(Target.answered_at, opt.c.opt_at)
+        last_wave = (sa.select(sa.func.max(Send.wave))
+                     .where(Send.target_id == Target.id, Send.state == SendState.SENT, Send.sent_at.is_not(None),
+                            Send.sent_at <= when)
+                     .scalar_subquery())
+        columns.append(sa.case((when.is_not(None), sa.func.coalesce(last_wave, 0)), else_=0).label("wave"))
+    return (sa.select(*columns)
             .select_from(Target)
             .outerjoin(opt, opt.c.target_id == Target.id)
             .outerjoin(gone, gone.c.target_id == Target.id)
@@ -100,10 +111,9 @@ def _observations(campaign_id: int, now: datetime, by: str | None) -> sa.Subquer
     """
     opt = opt_out_replies(campaign_id)
     at = sa.literal(now, UTCDateTime())
-    first = (sa.select(Send.target_id.label("target_id"), sa.func.min(Send.sent_at).label("first_sent"))
-             .where(Send.campaign_id == campaign_id, Send.state == SendState.SENT, Send.sent_at.is_not(None))
-             .group_by(Send.target_id)
-             .subquery("first"))
+    # The first email is wave 0: a reminder goes only once every earlier wave to that target is sent.
+    # Joined on the (target_id, wave) index, with no GROUP BY over every send.
+    first = sa.orm.aliased(Send, name="first")
     bounce = (sa.select(InboundMessage.target_id.label("target_id"),
                         sa.func.min(InboundMessage.received_at).label("bounce_at"))
               .where(InboundMessage.campaign_id == campaign_id, InboundMessage.kind == MessageKind.BOUNCE,
@@ -119,13 +129,14 @@ def _observations(campaign_id: int, now: datetime, by: str | None) -> sa.Subquer
         (sa.and_(Target.state == TargetState.BOUNCED, bounced_at < at), bounced_at),
         else_=at,
     )
-    return (sa.select(segment_of(by).label("seg"), first.c.first_sent.label("first_sent"),
+    return (sa.select(segment_of(by).label("seg"), first.sent_at.label("first_sent"),
                       end.label("ended"), sa.case((event, 1), else_=0).label("event"))
             .select_from(Target)
-            .join(first, first.c.target_id == Target.id)
+            .join(first, sa.and_(first.target_id == Target.id, first.wave == 0, first.state == SendState.SENT,
+                                 first.sent_at.is_not(None)))
             .outerjoin(opt, opt.c.target_id == Target.id)
             .outerjoin(bounce, bounce.c.target_id == Target.id)
-            .where(Target.campaign_id == campaign_id, first.c.first_sent <= at,
+            .where(Target.campaign_id == campaign_id, first.sent_at <= at,
                    sa.cast(Target.state, sa.String) != UNDELIVERED,
                    sa.or_(Target.state != TargetState.OPTED_OUT, opt.c.opt_at.is_not(None)))
             .subquery("obs"))
@@ -283,23 +294,11 @@ async def with_dispositions(session: AsyncSession, campaign_id: int,
 
 async def dispositions_by_wave(session: AsyncSession, campaign_id: int) -> dict[int, dict[str, int]]:
     """{credited wave: {code: targets}}: each answer (and opt-out reply) goes to the last wave sent
-    at or before it, as in answered_by_wave; targets without an answer are under wave 0."""
-    base = _targets_with_disposition(campaign_id, None).subquery("disp")
-    opt = opt_out_replies(campaign_id)
-    when = sa.func.coalesce(Target.answered_at, opt.c.opt_at)
-    credited = (sa.select(Target.id.label("target_id"),
-                          sa.func.max(sa.case((sa.and_(Send.sent_at.is_not(None), Send.sent_at <= when), Send.wave)))
-                          .label("wave"))
-                .select_from(Target)
-                .outerjoin(opt, opt.c.target_id == Target.id)
-                .join(Send, sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT))
-                .where(Target.campaign_id == campaign_id, when.is_not(None))
-                .group_by(Target.id)
-                .subquery("credited"))
-    wave = sa.func.coalesce(credited.c.wave, 0)
-    stmt = (sa.select(base.c.disposition, wave, sa.func.count())
-            .select_from(base).outerjoin(credited, credited.c.target_id == base.c.target_id)
-            .group_by(base.c.disposition, wave))
+    at or before it, as in answered_by_wave; targets without an answer are under wave 0. Summed over
+    the waves, these are the campaign's disposition_counts."""
+    base = _targets_with_disposition(campaign_id, None, with_wave=True).subquery("disp")
+    stmt = (sa.select(base.c.disposition, base.c.wave, sa.func.count())
+            .group_by(base.c.disposition, base.c.wave))
     out: dict[int, dict[str, int]] = {}
     for code, w, n in await session.execute(stmt):
         out.setdefault(int(w), {})[str(code)] = int(n)
