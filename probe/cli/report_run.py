@@ -224,10 +224,12 @@ def run_review(args: argparse.Namespace) -> int:
         asyncio.run(_review_eligibility(settings, args.not_eligible, args.eligible, who, now))
         if not (decisions or codes or sample is not None):
             return 0
+    if decisions:
+        done = asyncio.run(_review_set(settings, decisions, who, now))
+        if not (sample is not None or codes):
+            return done
     if sample is not None or codes:
         return asyncio.run(_review_sample(settings, sample, args.seed, codes, args.list_sample, who, now, _ask))
-    if decisions:
-        return asyncio.run(_review_set(settings, decisions, who, now))
     return asyncio.run(_review_walk(settings, args.all, who, now, _ask))
 
 

@@ -97,7 +97,7 @@ def _segment_cells(seg: dict[str, Any]) -> list[str]:
             ci(seg["answer_rate_ci95"]), str(seg["answers"]["yes"]), str(seg["answers"]["no"]),
             str(seg["answers"]["unclear"]), str(seg["bounced"]), duration(seg["time_to_answer_s"]["median"]),
             pct(rr1), pct(within),
-            "n/a" if diff is None else f"{diff * 100:+.1f} pts" + (" *" if versus.get("distinct") else ""),
+            "n/a" if diff is None else f"{diff * 100:+.1f} pts" + (" †" if versus.get("distinct") else ""),
             points(versus.get("ci95"))]
 
 
@@ -202,7 +202,10 @@ def render_table(report: dict[str, Any]) -> str:
                     ["from the last email", duration(tsl.get("median")), duration(tsl.get("p90"))]])
     if report.get("dispositions"):
         lines += ["", f"  AAPOR dispositions: {disposition_line(report)}", f"  {headline_rate_line(report)}"]
-        lines += _grid([["rate", "value", "95 % CI", "definition"], *rate_rows(report)], right_from=1)
+        rows = [["rate", "value", "95 % CI", "definition"], *rate_rows(report)]
+        # The definitions are text: aligned left after the figures.
+        lines += [f"{figures}  {row[3]}".rstrip() for figures, row in zip(_grid([r[:3] for r in rows]), rows,
+                                                                          strict=True)]
     if report.get("answered_within"):
         head = ["answered within", "share", "95 % CI"]
         if report.get("answered_within_business") is not None:
@@ -220,6 +223,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines += _grid(rows)
         if any(not s["rankable"] for s in segments.values()):
             lines.append("  * too small to rank: fewer than 10 reachable targets (rate shown, not ranked)")
+        lines.append("  vs all: answer rate minus the whole campaign's, Newcombe 95 % interval; † it excludes 0")
     return "\n".join(lines) + "\n"
 
 

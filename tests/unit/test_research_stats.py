@@ -169,3 +169,14 @@ def test_holidays_and_dst_are_counted():
     assert allday.elapsed(paris(2015, 10, 25, 0, 0), paris(2015, 10, 26, 0, 0)) == 25 * 3600
     # Earlier dates after later ones: the memo extends both ways
     assert bh.elapsed(paris(2015, 9, 1, 9, 0), paris(2015, 9, 2, 9, 0)) == 9 * 3600
+
+
+def test_segment_against_the_whole_is_the_scaled_difference_with_the_rest():
+    from probe.report.research import versus_all
+
+    got = versus_all(7, 10, 11, 24)
+    assert got["diff"] == pytest.approx(7 / 10 - 11 / 24)
+    low, high = newcombe_diff_ci(7, 10, 4, 14)
+    assert got["ci95"] == pytest.approx([low * 14 / 24, high * 14 / 24])
+    assert got["diff"] == pytest.approx((7 / 10 - 4 / 14) * 14 / 24)     # the identity behind the scaling
+    assert versus_all(5, 10, 5, 10) == {"diff": 0.0, "ci95": None, "distinct": False}   # the only segment
