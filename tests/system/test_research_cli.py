@@ -88,3 +88,16 @@ def test_reviewer_rules_a_target_not_eligible(config: Path, probe_cli) -> None: 
     probe_cli("review", config, "--eligible", str(reply))
     report = json.loads(probe_cli("report", config, "--format", "json", "--now", NOW)[1])
     assert report["dispositions"]["NE"] == 0
+
+
+def test_csv_gives_each_target_its_disposition(config: Path, probe_cli, tmp_path: Path) -> None:  # noqa: F811
+    import csv
+    from collections import Counter
+
+    code, _, err = probe_cli("report", config, "--format", "csv", "--output", tmp_path / "t.csv", "--now", NOW)
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "t.csv").open(encoding="utf-8-sig")))
+    by_email = {r["email"]: r["disposition"] for r in rows}
+    assert Counter(by_email.values()) == {"I": 9, "P": 1, "R": 1, "NC": 13, "UO": 1}
+    assert (by_email["t06@retail.example"], by_email["t05@retail.example"], by_email["t11@retail.example"]) == (
+        "R", "UO", "P")
