@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from functools import cache
@@ -414,6 +414,30 @@ class DatabaseConfig(_Section):
         yield "url", self.display_url
 
 
+class ReportConfig(_Section):
+    """[report]: how the research figures are computed (DESIGN.md "report")."""
+
+    eligibility: float | None = Field(default=None, ge=0.0, le=1.0)  # AAPOR e; default: proportional
+    within: list[NonEmpty] = Field(default_factory=list)            # extra answered_within times
+    business_hours: str | None = None                                # e.g. "mon-fri 09:00-18:00"
+    holidays: list[date] = Field(default_factory=list)              # skipped by business hours
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if parse_duration(text).total_seconds() <= 0:
+                raise ValueError(f"{text!r} must be a positive duration ({DURATION_HELP})")
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            SendWindow.parse(value)
+        return value
+
+
 class Settings(BaseModel):
     """The whole campaign file, validated. `path` is the config file, `base_dir` its folder."""
 
@@ -429,6 +453,7 @@ class Settings(BaseModel):
     imap: ImapConfig | None = None
     answers: AnswersConfig
     database: DatabaseConfig
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @model_validator(mode="after")
     def _waves_match_templates(self) -> Settings:

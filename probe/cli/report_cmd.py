@@ -54,6 +54,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="ID=ANSWER", dest="overrides",
                    help="record ANSWER for reply ID (repeatable); nothing is asked")
     p.add_argument("--all", action="store_true", help="walk every human reply, not only unclear ones")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="audit the classifier: draw N human replies at random (all answers) and code them "
+                        "blind, without probe's answer; the report gives the agreement (Cohen's kappa). "
+                        "Sample codes measure; they change no answer")
+    p.add_argument("--seed", type=int, metavar="S", help="with --sample: the random seed of the draw")
+    p.add_argument("--list", action="store_true", dest="list_sample",
+                   help="with --sample: print the sampled replies still to code as JSON lines, ask nothing")
+    p.add_argument("--code", action="append", default=[], metavar="ID=ANSWER", dest="codes",
+                   help="record a blind code for sampled reply ID (repeatable; yes, no, unclear, clear)")
+    p.add_argument("--not-eligible", action="append", default=[], type=int, metavar="ID", dest="not_eligible",
+                   help="rule the target of reply ID not eligible (AAPOR NE, e.g. not the person sought)")
+    p.add_argument("--eligible", action="append", default=[], type=int, metavar="ID", dest="eligible",
+                   help="undo --not-eligible for the target of reply ID")
     add_now_argument(p)
     p.set_defaults(func=_deferred("run_review"))
 

@@ -27,9 +27,11 @@ from probe.config import Settings
 from probe.core.model import Answer
 from probe.errors import InputError
 from probe.report import render
+from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
 from probe.store import engine as engine_module
+from probe.store import research as research_store
 from probe.store.engine import make_engine, make_sessionmaker
 from probe.store.inbox import changed_answers
 
@@ -117,10 +119,11 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             fields = await agg.field_names(session, cid)
             if args.by is not None:
                 print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
-            await render.write_csv(out, fields, agg.stream_targets(session, cid))
+            await render.write_csv(out, fields, research_store.with_dispositions(
+                session, cid, agg.stream_targets(session, cid)))
             return
         report = await build_report(session, settings.campaign.name, now=now, by=args.by,
-                                    source=str(settings.path))
+                                    source=str(settings.path), options=research_options(settings))
         if args.format == "json":
             out.write(render.render_json(report))
         elif args.format == "table":
@@ -130,6 +133,12 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             timeline = await agg.answer_timeline(session, cid)
             review = await agg.review_rows(session, cid)
             out.write(render.render_html(report, timeline, review))
+
+
+def research_options(settings: Settings) -> ResearchOptions:
+    r = settings.report
+    return ResearchOptions(eligibility=r.eligibility, within=tuple(r.within), business_hours=r.business_hours,
+                           holidays=tuple(r.holidays))
 
 
 # ---------------------------------------------------------------- replies
@@ -189,12 +198,12 @@ async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 # ---------------------------------------------------------------- review
 
-def _parse_set(text: str) -> tuple[int, Answer | None]:
+def _parse_set(text: str, field: str = "--set") -> tuple[int, Answer | None]:
     ident, sep, answer = text.partition("=")
     key = answer.strip().lower()
     if not sep or not ident.strip().isdigit() or (key not in ANSWER_KEYS and key != "clear"):
-        raise InputError(f"--set {text!r} is not ID=ANSWER", field="--set",
-                         hint="write it like --set 12=yes (answers: yes, no, unclear, clear); "
+        raise InputError(f"{field} {text!r} is not ID=ANSWER", field=field,
+                         hint=f"write it like {field} 12=yes (answers: yes, no, unclear, clear); "
                               "ids are listed by: probe replies CONFIG")
     return int(ident), None if key == "clear" else ANSWER_KEYS[key]
 
@@ -202,10 +211,26 @@ def _parse_set(text: str) -> tuple[int, Answer | None]:
 def run_review(args: argparse.Namespace) -> int:
     settings = _prepare(args)
     decisions = [_parse_set(s) for s in args.overrides]
+    codes = [_parse_set(s, field="--code") for s in getattr(args, "codes", [])]
     now = parse_now(args.now, settings)
     who = _user()
+    sample = getattr(args, "sample", None)
+    if sample is not None and sample < 1:
+        raise InputError(f"--sample {sample} is not a number of replies", field="--sample",
+                         hint="give how many replies to draw, like --sample 50")
+    if sample is None and (args.seed is not None or args.list_sample):
+        raise InputError("--seed and --list go with --sample", field="--sample",
+                         hint="write it like: probe review CONFIG --sample 50 --seed 1")
+    if getattr(args, "not_eligible", []) or getattr(args, "eligible", []):
+        asyncio.run(_review_eligibility(settings, args.not_eligible, args.eligible, who, now))
+        if not (decisions or codes or sample is not None):
+            return 0
     if decisions:
-        return asyncio.run(_review_set(settings, decisions, who, now))
+        done = asyncio.run(_review_set(settings, decisions, who, now))
+        if not (sample is not None or codes):
+            return done
+    if sample is not None or codes:
+        return asyncio.run(_review_sample(settings, sample, args.seed, codes, args.list_sample, who, now, _ask))
     return asyncio.run(_review_walk(settings, args.all, who, now, _ask))
 
 
@@ -287,6 +312,74 @@ def _describe(row: dict[str, Any], i: int, total: int) -> str:
             f"subject: {render.printable(row['subject'])}\n"
             f"answer: {current} (automatic: {row['answer']})   reasons: {reasons}\n"
             f"--- new text ---\n{text}\n----------------")
+
+
+async def _review_eligibility(settings: Settings, not_eligible: list[int], eligible: list[int], who: str,
+                              now: datetime) -> None:
+    async with _sessions(settings) as sessions, sessions.begin() as session:
+        cid = await _campaign_id(session, settings)
+        for ident, ruling in [*((i, True) for i in not_eligible), *((i, False) for i in eligible)]:
+            email = await research_store.set_not_eligible(session, cid, ident, ruling, by=who, at=now)
+            if email is None:
+                raise InputError(f"no reply with id {ident} matched to a target in campaign "
+                                 f"{settings.campaign.name!r}", file=str(settings.path),
+                                 field="--not-eligible" if ruling else "--eligible",
+                                 hint=f"list the ids with: probe replies {settings.path}")
+            state = "not eligible (NE)" if ruling else "eligible again"
+            print(f"target {email} (reply {ident}): {state}", file=sys.stderr)
+
+
+async def _review_sample(settings: Settings, size: int | None, seed: int | None,
+                         codes: list[tuple[int, Answer | None]], list_only: bool, who: str, now: datetime,
+                         ask: Callable[[str], str]) -> int:
+    """Draw the blind coding sample up to `size` replies, then record codes (--code) or walk it."""
+    async with _sessions(settings) as sessions:
+        async with sessions.begin() as session:
+            cid = await _campaign_id(session, settings)
+            if size is not None:
+                have = len(await research_store.sample_rows(session, cid, uncoded_only=False))
+                added = await research_store.draw_sample(session, cid, size - have, seed, now)
+                print(f"coding sample: {have + added} replies ({added} drawn now"
+                      f"{'' if seed is None else f', seed {seed}'})", file=sys.stderr)
+            for ident, code in codes:
+                if not await research_store.record_code(session, cid, ident, code, by=who, at=now):
+                    raise InputError(f"reply {ident} is not in the coding sample of {settings.campaign.name!r}",
+                                     file=str(settings.path), field="--code",
+                                     hint=f"list the sample with: probe review {settings.path} --sample N --list")
+        if codes:
+            print(f"{len(codes)} code(s) recorded; automatic answers unchanged", file=sys.stderr)
+            return 0
+        async with sessions() as session:
+            rows = await research_store.sample_rows(session, cid)
+        if list_only:
+            for row in rows:
+                record = {"id": row["id"], "received_at": row["received_at"].isoformat(), "sender": row["sender"],
+                          "subject": row["subject"], "new_text": row["new_text"]}
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return 0
+        if not rows:
+            print("nothing to code: every sampled reply has a code", file=sys.stderr)
+            return 0
+        for i, row in enumerate(rows, start=1):
+            # Blind: the new text only, never probe's answer nor its reasons.
+            text = render.printable((row["new_text"] or "").strip(), keep_newlines=True) or "(no new text)"
+            print(f"\n[{i}/{len(rows)}] sampled reply {row['id']}\nsubject: {render.printable(row['subject'])}\n"
+                  f"--- new text ---\n{text}\n----------------", file=sys.stderr)
+            while True:
+                try:
+                    key = (await asyncio.to_thread(ask, "what does it answer? [y]es [n]o [u]nclear [s]kip [q]uit: "))
+                except EOFError:
+                    key = "q"
+                key = key.strip().lower()
+                if key in ANSWER_KEYS or key in ("s", "skip", "", "q", "quit"):
+                    break
+                print("type y, n, u, s or q", file=sys.stderr)
+            if key in ("q", "quit"):
+                break
+            if key in ANSWER_KEYS:
+                async with sessions.begin() as session:
+                    await research_store.record_code(session, cid, row["id"], ANSWER_KEYS[key], by=who, at=now)
+    return 0
 
 
 # ---------------------------------------------------------------- export

@@ -21,7 +21,7 @@ def rate(successes: int, n: int) -> float | None:
     return successes / n if n else None
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float] | None:
     """Wilson score interval for a binomial proportion; None when n is 0.
 
     Chosen over the normal (Wald) interval because it stays inside [0, 1] and behaves at 0/n and
@@ -73,3 +73,41 @@ def quantile(values: Sequence[float], q: float) -> float | None:
 
 def median_p90(values: Sequence[float]) -> dict[str, float | None]:
     return {"median": quantile(values, 0.5), "p90": quantile(values, 0.9)}
+
+
+def newcombe_diff_ci(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float, float] | None:
+    """Newcombe's hybrid score interval for p1 - p2 (Newcombe 1998, method 10); None if n1 or n2 is 0.
+
+    Built from the two Wilson intervals (l1, u1) and (l2, u2) of independent samples:
+    lower = d - sqrt((p1 - l1)² + (u2 - p2)²), upper = d + sqrt((u1 - p1)² + (p2 - l2)²). Chosen over
+    the Wald interval for the same reasons as Wilson: it stays in [-1, 1] and behaves at 0/n.
+    """
+    w1, w2 = wilson_interval(x1, n1, z), wilson_interval(x2, n2, z)
+    if w1 is None or w2 is None:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    d = p1 - p2
+    low = d - math.sqrt((p1 - w1[0]) ** 2 + (w2[1] - p2) ** 2)
+    high = d + math.sqrt((w1[1] - p1) ** 2 + (p2 - w2[0]) ** 2)
+    return (max(-1.0, low), min(1.0, high))
+
+
+def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> dict[str, float | int | None]:
+    """Agreement between two codings of the same items: {"n", "agreement", "kappa"} (Cohen 1960).
+
+    kappa = (po - pe) / (1 - pe), po the observed share of agreement, pe the agreement expected by
+    chance from each coder's own marginal shares. When chance agreement is certain (both coders used
+    one and the same code throughout) kappa is undefined: None.
+    """
+    n = len(pairs)
+    if n == 0:
+        return {"n": 0, "agreement": None, "kappa": None}
+    po = sum(1 for a, b in pairs if a == b) / n
+    first: dict[str, int] = {}
+    second: dict[str, int] = {}
+    for a, b in pairs:
+        first[a] = first.get(a, 0) + 1
+        second[b] = second.get(b, 0) + 1
+    pe = sum(first[c] * second.get(c, 0) for c in first) / (n * n)
+    kappa = None if pe >= 1.0 else (po - pe) / (1.0 - pe)
+    return {"n": n, "agreement": po, "kappa": kappa}

@@ -1,7 +1,8 @@
 """The report in four forms: an aligned table, JSON, CSV (one row per target) and one HTML file.
 
-The HTML page is self-contained (inline CSS and SVG, no script, no font, no URL fetched) and every
-string that came from a target file or a message goes through html.escape.
+The HTML page is self-contained (inline CSS and SVG, no script, no font, no URL fetched); it comes
+from a Jinja2 template with autoescaping, so every string that came from a target file or a message
+arrives as text.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import io
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from html import escape
 from typing import Any, TextIO
+
+import jinja2
+from markupsafe import Markup
 
 from probe.core.model import TargetState
 from probe.report import svg
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
-                       "time_to_answer_s", "bounced", "auto_replies"]
+                       "time_to_answer_s", "bounced", "auto_replies", "disposition"]
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -82,13 +85,93 @@ def _figure_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _segment_header() -> list[str]:
     return ["targets", "reachable", "answered", "rate", "95 % CI", "yes", "no", "unclear", "bounced",
-            "median"]
+            "median", "RR1", "within 1d", "vs all", "95 % CI (vs all)"]
 
 
 def _segment_cells(seg: dict[str, Any]) -> list[str]:
+    versus = seg.get("vs_all") or {}
+    diff = versus.get("diff")
+    rr1 = (seg.get("rates") or {}).get("RR1", {}).get("value")
+    within = (seg.get("answered_within") or {}).get("1d", {}).get("value")
     return [str(seg["targets"]), str(seg["reachable"]), str(seg["answered"]), pct(seg["answer_rate"]),
             ci(seg["answer_rate_ci95"]), str(seg["answers"]["yes"]), str(seg["answers"]["no"]),
-            str(seg["answers"]["unclear"]), str(seg["bounced"]), duration(seg["time_to_answer_s"]["median"])]
+            str(seg["answers"]["unclear"]), str(seg["bounced"]), duration(seg["time_to_answer_s"]["median"]),
+            pct(rr1), pct(within),
+            "n/a" if diff is None else f"{diff * 100:+.1f} pts" + (" †" if versus.get("distinct") else ""),
+            points(versus.get("ci95"))]
+
+
+# ---------------------------------------------------------------- research figures
+
+DISPOSITION_NAMES = {
+    "I": "answered yes or no",
+    "P": "answered, unclear",
+    "R": "refused (opted out)",
+    "NC": "no answer (silence or only automatic replies)",
+    "UO": "unknown eligibility (bounced or undelivered)",
+    "NE": "not eligible",
+}
+
+
+def points(interval: Sequence[float] | None) -> str:
+    if interval is None:
+        return "n/a"
+    return f"{interval[0] * 100:+.1f} to {interval[1] * 100:+.1f} pts"
+
+
+def disposition_line(report: dict[str, Any]) -> str:
+    return " · ".join(f"{code} {n}" for code, n in report.get("dispositions", {}).items())
+
+
+def headline_rate_line(report: dict[str, Any]) -> str:
+    d = report.get("dispositions") or {}
+    same = not d.get("R") and not d.get("NE")
+    return ("The headline rate is answered / reachable" +
+            (" = AAPOR RR6: answered / eligible contacted." if same else
+             "; AAPOR RR6 (answered / eligible contacted) differs here because of refusals or "
+             "ineligible targets: see the rates."))
+
+
+def rate_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    definitions = report.get("rate_definitions", {})
+    rows = []
+    for name, figure in (report.get("rates") or {}).items():
+        if name == "e":
+            continue
+        rows.append((name, pct(figure["value"]), ci(figure["ci95"]), definitions.get(name, "")))
+    if "e" in (report.get("rates") or {}):
+        rows.append(("e", f"{report['rates']['e']:.3f}", "",
+                     "share of unknown-eligibility targets (UO) taken as eligible, used by RR3 and RR4"))
+    return rows
+
+
+def within_rows(report: dict[str, Any]) -> list[list[str]]:
+    business = report.get("answered_within_business")
+    rows = []
+    for label, figure in (report.get("answered_within") or {}).items():
+        row = [label, pct(figure["value"]), ci(figure["ci95"])]
+        if business is not None:
+            b = business.get(label, {"value": None, "ci95": None})
+            row += [pct(b["value"]), ci(b["ci95"])]
+        rows.append(row)
+    return rows
+
+
+def wave_rates(report: dict[str, Any], wave: str) -> list[str]:
+    """RR1 and RR6 as they stood after this wave (rates_by_wave)."""
+    rates = ((report.get("rates_by_wave") or {}).get(wave) or {}).get("rates") or {}
+    return [pct((rates.get(name) or {}).get("value")) for name in ("RR1", "RR6")]
+
+
+def coding_line(report: dict[str, Any]) -> str | None:
+    agreement = report.get("coding_agreement")
+    if not agreement or not agreement.get("n"):
+        return None
+    n = agreement["n"]
+    agree = round(agreement["agreement"] * n)
+    kappa = agreement.get("kappa")
+    return (f"automatic answers agree with a reviewer on {agree}/{n}, "
+            f"κ = {'n/a' if kappa is None else f'{kappa:.2f}'} (Cohen's kappa)")
 
 
 # ---------------------------------------------------------------- table
@@ -107,15 +190,31 @@ def render_table(report: dict[str, Any]) -> str:
              headline(report), ""]
     lines += _grid(_figure_rows(report))
     lines.append("")
-    waves = [["wave", "sent", "answered after it"]]
+    waves = [["wave", "sent", "answered after it", "RR1 so far", "RR6 so far"]]
     for wave, n in report["sent"].items():
-        waves.append([wave_name(wave), str(n), str(report["answered_by_wave"].get(wave, 0))])
+        waves.append([wave_name(wave), str(n), str(report["answered_by_wave"].get(wave, 0)),
+                      *wave_rates(report, wave)])
     lines += _grid(waves)
     lines.append("")
     tta, tsl = report["time_to_answer_s"], report.get("time_since_last_email_s", {})
     lines += _grid([["time to answer", "median", "p90"],
                     ["from the first email", duration(tta["median"]), duration(tta["p90"])],
                     ["from the last email", duration(tsl.get("median")), duration(tsl.get("p90"))]])
+    if report.get("dispositions"):
+        lines += ["", f"  AAPOR dispositions: {disposition_line(report)}", f"  {headline_rate_line(report)}"]
+        rows = [["rate", "value", "95 % CI", "definition"], *rate_rows(report)]
+        # The definitions are text: aligned left after the figures.
+        lines += [f"{figures}  {row[3]}".rstrip() for figures, row in zip(_grid([r[:3] for r in rows]), rows,
+                                                                          strict=True)]
+    if report.get("answered_within"):
+        head = ["answered within", "share", "95 % CI"]
+        if report.get("answered_within_business") is not None:
+            head += ["business time", "95 % CI"]
+        lines += ["", *_grid([head, *within_rows(report)])]
+        lines.append("  (Kaplan–Meier from each target's first email; the silent and the bounced are censored)")
+    coding = coding_line(report)
+    if coding:
+        lines += ["", f"  {coding}"]
     for field, segments in report.get("by", {}).items():
         lines.append("")
         rows = [[f"by {printable(field)}", *_segment_header(), ""]]
@@ -124,6 +223,7 @@ def render_table(report: dict[str, Any]) -> str:
         lines += _grid(rows)
         if any(not s["rankable"] for s in segments.values()):
             lines.append("  * too small to rank: fewer than 10 reachable targets (rate shown, not ranked)")
+        lines.append("  vs all: answer rate minus the whole campaign's, Newcombe 95 % interval; † it excludes 0")
     return "\n".join(lines) + "\n"
 
 
@@ -157,6 +257,7 @@ def csv_row(fields: Sequence[str], target: dict[str, Any]) -> list[str]:
         "" if took is None else f"{took:.0f}",
         "yes" if state == TargetState.BOUNCED.value else "no",
         str(target["auto_replies"]),
+        str(target.get("disposition", "")),
     ]
 
 
@@ -197,71 +298,60 @@ table.wide td,table.wide th{padding:.2rem .45rem;font-size:.92rem}
 """
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]], row_class: Sequence[str] = (),
-           wrap: frozenset[int] = frozenset(), cls: str = "") -> str:
-    opening = f'<div class="scroll"><table class="{cls}"><thead><tr>' if cls else "<table><thead><tr>"
-    out = [opening, *(f"<th>{escape(h)}</th>" for h in head), "</tr></thead><tbody>"]
-    for i, row in enumerate(rows):
-        cls = f' class="{row_class[i]}"' if i < len(row_class) and row_class[i] else ""
-        cells = (f'<td class="text">{escape(c)}</td>' if j in wrap else f"<td>{escape(c)}</td>"
-                 for j, c in enumerate(row))
-        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table></div>" if cls else "</tbody></table>")
-    return "".join(out)
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("probe.report", "templates"), autoescape=True,
+                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]], dict[int, tuple[float, float]]],
                 review: Sequence[dict[str, Any]] = ()) -> str:
-    """The whole report as one HTML page. `timeline` is aggregates.answer_timeline(); `review` the
+    """The whole report as one HTML page, from templates/report.html.j2 (autoescaped). `timeline` is
+    aggregates.answer_timeline() (its waves place the reminders on the answer curve); `review` the
     unclear replies (aggregates.review_rows) listed for a person to check."""
-    points, waves = timeline
-    name = escape(report["campaign"])
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>probe report: {name}</title><style>{CSS}</style></head><body>",
-        f"<h1>{name}</h1>",
-        f'<p class="status">Campaign {escape(report.get("status", "?"))} — report generated '
-        f"{escape(report.get('generated_at', ''))}</p>",
-        f'<p class="headline" id="headline"><span class="big">{escape(pct(report["answer_rate"]))}</span>'
-        f"{escape(headline(report))}</p>",
-        "<h2>Figures</h2>",
-        _table(["figure", "value"], [(label.strip(), value) for label, value in _figure_rows(report)]),
-        "<h2>Answers over time</h2>",
-        svg.cumulative_chart(points, waves, report["reachable"]),
-        "<h2>Emails and answers by wave</h2>",
-        _table(["wave", "sent", "answered after it"],
-               [(wave_name(w), str(n), str(report["answered_by_wave"].get(w, 0))) for w, n in report["sent"].items()]),
-        svg.bar_chart([(wave_name(w), n) for w, n in report["answered_by_wave"].items()],
-                      title="Answers by the wave they followed"),
-        "<h2>Time to answer</h2>",
-        _table(["measured", "median", "p90"], [
+    _points, waves = timeline
+    start = waves.get(0, (0.0, 0.0))[0]
+    reminders = [(w, first - start) for w, (first, _last) in sorted(waves.items()) if w > 0]
+    business = report.get("answered_within_business")
+    segments = []
+    for field, values in report.get("by", {}).items():
+        segments.append({
+            "field": field,
+            "head": _segment_header(),
+            "rows": [[value or "(empty)", *_segment_cells(seg)] for value, seg in values.items()],
+            "classes": ["" if seg["rankable"] else "small" for seg in values.values()],
+            "small": any(not seg["rankable"] for seg in values.values()),
+            "chart": Markup(svg.league_chart(  # svg escapes its own labels
+                [svg.Segment(value, seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
+                             seg["rankable"], seg["reachable"]) for value, seg in values.items()],
+                title=f"Answer rate by {field}, with 95 % intervals")),
+        })
+    tsl = report.get("time_since_last_email_s", {})
+    context = {
+        "report": report,
+        "css": Markup(CSS),  # a constant of this module
+        "headline_pct": pct(report["answer_rate"]),
+        "headline": headline(report),
+        "headline_rate": headline_rate_line(report),
+        "figures": [(label.strip(), value) for label, value in _figure_rows(report)],
+        "disposition_line": disposition_line(report),
+        "dispositions": [(code, DISPOSITION_NAMES[code], str(n)) for code, n in report.get("dispositions", {}).items()],
+        "rates": [(name, value, interval, text) for name, value, interval, text in rate_rows(report)],
+        "business": business is not None,
+        "within": within_rows(report),
+        "answer_chart": Markup(svg.answer_curve(  # svg escapes its own labels
+            report.get("survival", []), report.get("survival_ci95", []), reminders)),
+        "durations": [
             ("from the first email", duration(report["time_to_answer_s"]["median"]),
              duration(report["time_to_answer_s"]["p90"])),
-            ("from the last email received", duration(report.get("time_since_last_email_s", {}).get("median")),
-             duration(report.get("time_since_last_email_s", {}).get("p90")))]),
-    ]
-    for field, segments in report.get("by", {}).items():
-        parts.append(f"<h2>By {escape(field)}</h2>")
-        parts.append(_table([field, *_segment_header()],
-                            [[value or "(empty)", *_segment_cells(seg)] for value, seg in segments.items()],
-                            ["" if seg["rankable"] else "small" for seg in segments.values()], cls="wide"))
-        if any(not s["rankable"] for s in segments.values()):
-            parts.append('<p class="note">Grey rows: too small to rank (fewer than 10 reachable targets); '
-                         "their rates are shown, not ranked.</p>")
-        parts.append(svg.league_chart(
-            [svg.Segment(value, seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
-                         seg["rankable"], seg["reachable"]) for value, seg in segments.items()],
-            title=f"Answer rate by {field}, with 95 % intervals"))
-    if review:
-        parts.append("<h2>Unclear replies to review</h2>")
-        parts.append('<p class="note">Confirm or correct with <code>probe review CONFIG</code>.</p>')
-        parts.append(_table(["id", "received", "from", "subject", "new text", "answer"], [
-            (str(r["id"]), _iso(r["received_at"]), r["sender"], r["subject"], r["new_text"][:300],
-             str(r["override_answer"] or r["answer"] or "")) for r in review], wrap=frozenset({2, 3, 4}),
-            cls="wide"))
-    parts.append("<h2>How to read this</h2><ul class=\"note\">")
-    parts += [f"<li>{escape(note)}</li>" for note in report.get("notes", [])]
-    parts.append("</ul></body></html>")
-    return "\n".join(parts) + "\n"
+            ("from the last email received", duration(tsl.get("median")), duration(tsl.get("p90")))],
+        "coding": coding_line(report),
+        "waves": [(wave_name(w), str(n), str(report["answered_by_wave"].get(w, 0)), *wave_rates(report, w))
+                  for w, n in report["sent"].items()],
+        "wave_chart": Markup(svg.bar_chart(  # svg escapes its own labels
+            [(wave_name(w), n) for w, n in report["answered_by_wave"].items()],
+            title="Answers by the wave they followed")),
+        "segments": segments,
+        "review": [(str(r["id"]), _iso(r["received_at"]), r["sender"], r["subject"], r["new_text"][:300],
+                    str(r["override_answer"] or r["answer"] or "")) for r in review],
+        "notes": report.get("notes", []),
+    }
+    return _ENV.get_template("report.html.j2").render(context)

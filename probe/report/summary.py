@@ -32,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from probe.core.model import Answer, SendState
 from probe.core.stats import rate, wilson_interval
 from probe.errors import InputError
+from probe.report import research
+from probe.report.research import ResearchOptions
 from probe.store import aggregates as agg
 
 #: A segment with fewer reachable targets than this is shown but not ranked.
@@ -93,8 +95,11 @@ def _status(targets: dict[str, int], sends: dict[tuple[int, str], int], last_due
 
 
 async def build_report(session: AsyncSession, campaign_name: str, *, now: datetime,
-                       by: str | None = None, source: str | None = None) -> dict[str, Any]:
-    """The report of one campaign at `now`; `source` (the config path) is named in errors."""
+                       by: str | None = None, source: str | None = None,
+                       options: ResearchOptions | None = None) -> dict[str, Any]:
+    """The report of one campaign at `now`; `source` (the config path) is named in errors;
+    `options` the [report] settings."""
+    options = options or ResearchOptions()
     campaign = await agg.get_campaign(session, campaign_name)
     if campaign is None:
         raise InputError(f"campaign {campaign_name!r} is not in the database", file=source,
@@ -120,10 +125,17 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         "last_due_at": None if last_due is None else last_due.isoformat(),
         "generated_at": now.isoformat(),
         "by": {},
-        "notes": NOTES,
+        "notes": [*NOTES, *research.RESEARCH_NOTES],
     })
+    report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options))
     if by is not None:
-        report["by"] = {by: await _segments(session, cid, campaign.waves, by)}
+        segments = await _segments(session, cid, campaign.waves, by)
+        extra = await research.segment_figures(session, cid, by, now=now, options=options)
+        for value, seg in segments.items():
+            seg.update(extra.get(value, {}))
+            seg["vs_all"] = research.versus_all(seg["answered"], seg["reachable"], report["answered"],
+                                                report["reachable"])
+        report["by"] = {by: segments}
     return report
 
 

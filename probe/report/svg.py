@@ -158,3 +158,61 @@ def league_chart(segments: Sequence[Segment], *, title: str) -> str:
         parts.append(_text(x(1) + 6, cy + 4, note, size=11, color=INK if seg.rankable else MUTED))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def answer_curve(survival: Sequence[Sequence[float]], band: Sequence[Sequence[float]],
+                 reminders: Sequence[tuple[int, float]], *, end: float | None = None) -> str:
+    """The share answered, 1 − S(t) (Kaplan–Meier), against the time since each target's first email,
+    with its Greenwood 95 % band shaded and a dashed line at each reminder's offset."""
+    width, height, left, right, top, bottom = 720, 300, 56, 20, 24, 40
+    title = "Share answered by time since the first email (Kaplan–Meier, 95 % band), reminders marked"
+    if len(survival) <= 1:
+        return _open(width, 60, title) + _text(10, 35, "No answers yet.", color=MUTED) + "</svg>"
+    stop = max([survival[-1][0], *(o for _, o in reminders), end or 0.0, 3600.0]) * 1.04
+    highest = max(1.0 - row[1] for row in band) if band else 1.0 - survival[-1][1]
+    step = 0.05 if highest <= 0.2 else 0.1 if highest <= 0.5 else 0.25
+    top_rate = min(1.0, step * (int(highest * 1.05 / step) + 1))
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(t: float) -> float:
+        return left + t / stop * plot_w
+
+    def y(r: float) -> float:
+        return top + plot_h - min(r, top_rate) / top_rate * plot_h
+
+    parts = [_open(width, height, title)]
+    for i in range(round(top_rate / step) + 1):
+        r = step * i
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_n(y(r))}" y2="{_n(y(r))}" stroke="{GRID}"/>')
+        parts.append(_text(left - 6, y(r) + 4, f"{r * 100:.0f} %", anchor="end", size=11, color=MUTED))
+    if band:
+        # Upper edge (1 − low S) left to right, lower edge (1 − high S) back: one step-shaped polygon.
+        upper = [f"M{_n(x(0))},{_n(y(0))}"]
+        for t, low, _high in band:
+            upper += [f"H{_n(x(t))}", f"V{_n(y(1.0 - low))}"]
+        upper.append(f"H{_n(x(stop))}")
+        lower = [f"V{_n(y(1.0 - band[-1][2]))}"]
+        for i in range(len(band) - 1, 0, -1):
+            lower += [f"H{_n(x(band[i][0]))}", f"V{_n(y(1.0 - band[i - 1][2]))}"]
+        lower += [f"H{_n(x(0))}", "Z"]
+        parts.append(f'<path d="{" ".join(upper + lower)}" fill="{ACCENT}" fill-opacity="0.15" stroke="none"/>')
+    for wave, offset in reminders:
+        parts.append(f'<line x1="{_n(x(offset))}" x2="{_n(x(offset))}" y1="{top}" y2="{top + plot_h}" '
+                     f'stroke="{WAVE}" stroke-dasharray="4 3"/>')
+        near_end = x(offset) > width - right - 80
+        parts.append(_text(x(offset) + (-4 if near_end else 4), top + 12 + 14 * (wave % 2), wave_name(wave),
+                           anchor="end" if near_end else "start", size=11, color=WAVE))
+    path = [f"M{_n(x(0))},{_n(y(0))}"]
+    for t, s in survival[1:]:
+        path += [f"H{_n(x(t))}", f"V{_n(y(1.0 - s))}"]
+    path.append(f"H{_n(x(stop))}")
+    parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2.5"/>')
+    last = 1.0 - survival[-1][1]
+    parts.append(_text(x(stop) - 2, y(last) - 6, f"{last * 100:.1f} %", anchor="end", size=12, color=ACCENT))
+    days = max(1, int(stop // 86400))
+    tick = 1 if days <= 8 else 2 if days <= 16 else 7
+    for d in range(0, days + 1, tick):
+        parts.append(_text(x(d * 86400.0), height - bottom + 18, f"{d} d", anchor="middle", size=11, color=MUTED))
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{INK}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

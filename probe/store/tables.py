@@ -201,3 +201,33 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(200))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CodingSample(Base):
+    """A human reply drawn for blind double-coding (`probe review --sample`): the reviewer's code is
+    compared with the automatic answer in the report's coding_agreement; it never overrides it."""
+
+    __tablename__ = "coding_sample"
+    __table_args__ = (UniqueConstraint("campaign_id", "message_id", name="uq_coding_sample_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("inbound_message.id", ondelete="CASCADE"))
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    drawn_at: Mapped[datetime]
+    code: Mapped[Answer | None]                              # the reviewer's code; None until coded
+    coded_by: Mapped[str | None] = mapped_column(String(200))
+    coded_at: Mapped[datetime | None]
+
+
+class TargetEligibility(Base):
+    """A reviewer's ruling that a target is not eligible (AAPOR NE), e.g. not the person sought."""
+
+    __tablename__ = "target_eligibility"
+    __table_args__ = (Index("ix_target_eligibility_campaign", "campaign_id"),)
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime]

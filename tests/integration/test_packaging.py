@@ -56,7 +56,8 @@ def test_wheel_ships_migrations_and_upgrades_a_database(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("probe/_data/migrations/env.py", "probe/_data/migrations/script.py.mako",
                    "probe/_data/migrations/versions/0001_initial.py", "probe/_data/config.example.toml",
-                   "probe/store/engine.py", "probe/resources.py"):
+                   "probe/store/engine.py", "probe/resources.py", "probe/report/templates/report.html.j2",
+                   "probe/_data/migrations/versions/0003_research.py"):
         assert needed in names, f"{needed} missing from {wheel.name}"
 
     venv = tmp_path / "venv"

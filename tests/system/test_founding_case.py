@@ -77,6 +77,15 @@ def check(report: dict, facts: dict) -> None:
     assert report["answer_rate"] == pytest.approx(answering / (size - 1))
     assert low < report["answer_rate"] < high
     assert report["time_to_answer_s"]["median"] > 0
+    # AAPOR: I = yes/no answers, P = unclear, UO = the bounce, NC = the rest; RR6 is the answer rate.
+    unclear = facts["answers"]["unclear"]
+    assert report["dispositions"] == {"I": answering - unclear, "P": unclear, "R": 0,
+                                      "NC": size - 1 - answering, "UO": 1, "NE": 0}
+    assert report["rates"]["RR1"]["value"] == pytest.approx((answering - unclear) / size)
+    assert report["rates"]["RR6"]["value"] == pytest.approx(report["answer_rate"])
+    # Half answered a day after the first email; the silent are censored at the report's time.
+    assert report["answered_within"]["2d"]["value"] == pytest.approx(early / (size - 1))
+    assert report["answered_within"]["14d"]["value"] == pytest.approx(answering / (size - 1))
 
 
 def test_founding_case_50_directors(campaign_factory, smtp_server, db_url, dovecot_user):
