@@ -57,7 +57,7 @@ LABELS: dict[str, dict[str, str]] = {
         "status.running": "en cours",
         "status.closed": "terminée",
         "at": "au",
-        "headline": "{answered} cibles joignables sur {reachable} ont répondu ({rate}, IC à 95 % {ci}) ; "
+        "headline": "ont répondu : {answered} des {reachable} cibles joignables ({rate}, IC à 95 % {ci}) ; "
                     "sans réponse : {no_answer}",
         "n/a": "n.d.",
         "targets": "cibles",
