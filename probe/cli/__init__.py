@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "probe.cli.classify_cmd",
     "probe.cli.db_cmd",
     "probe.cli.demo_cmd",
+    "probe.cli.check_cmd",
 )
 
 
