@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "probe.cli.db_cmd",
     "probe.cli.demo_cmd",
     "probe.cli.check_cmd",
+    "probe.cli.preview_cmd",
 )
 
 

@@ -24,6 +24,8 @@ def register(subparsers: Any) -> None:
                                           "read the targets file. Connects to no mail server.")
     add_config_argument(p)
     p.add_argument("--strict", action="store_true", help="refuse the targets file if any row is invalid")
+    p.add_argument("--show", type=int, default=0, metavar="N",
+                   help="also print every wave of the first N targets, fully rendered (headers and body)")
     add_now_argument(p)
     p.set_defaults(func=run_validate)
 
@@ -141,6 +143,10 @@ def run_validate(args: argparse.Namespace) -> int:
     if checked.start_in_past:
         print("  note: schedule.start is in the past: the first pass sends the initial wave at once",
               file=sys.stderr)
+    if getattr(args, "show", 0) > 0:
+        from probe.cli.preview_cmd import show_messages
+
+        show_messages(settings, checked, args.show, sys.stdout)
     print(f"next: probe launch {args.config}")
     return 0
 

@@ -198,3 +198,20 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(200))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TestSend(Base):
+    """A message `probe send-test` sent to the user's own address: evidence of the test, never a send
+    to a target (no figure reads this table)."""
+
+    __tablename__ = "test_send"
+    __test__ = False   # not a pytest test class, whatever its name
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_name: Mapped[str] = mapped_column(String(200), index=True)
+    target_email: Mapped[str] = mapped_column(String(320))
+    wave: Mapped[int] = mapped_column(Integer)
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(300))
+    smtp_reply: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]
