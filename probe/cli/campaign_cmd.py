@@ -55,6 +55,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="the simulated clock runs X times faster than real time")
     p.add_argument("--passes", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--keep-running", action="store_true",
+                   help="keep polling after the campaign is closed (default: stop by itself, exit 0)")
     p.set_defaults(func=run_daemon)
 
     p = subparsers.add_parser("status", help="counts by state, next due sends, uncertain sends",
@@ -184,7 +186,19 @@ def run_daemon(args: argparse.Namespace) -> int:
     start = parse_now(args.now, settings) if args.now else None
     if args.speed <= 0:
         raise InputError("--speed must be positive", field="--speed", hint="e.g. --speed 3600")
-    return with_service(settings, lambda service: Daemon(service, Clock(start, args.speed)).run(), check_plan=True)
+    clock = Clock(start, args.speed)
+
+    async def work(service: Any) -> int:
+        from probe.cli.run_notes import closed_message, started_message
+
+        print(await started_message(service, clock, keep_running=args.keep_running), file=sys.stderr)
+        daemon = Daemon(service, clock, keep_running=args.keep_running)
+        code = await daemon.run()
+        if daemon.closed:
+            print(closed_message(service), file=sys.stderr)
+        return code
+
+    return with_service(settings, work, check_plan=True)
 
 
 def run_status(args: argparse.Namespace) -> int:
