@@ -145,6 +145,9 @@ def run_validate(args: argparse.Namespace) -> int:
     if checked.start_in_past:
         print("  note: schedule.start is in the past: the first pass sends the initial wave at once",
               file=sys.stderr)
+    from probe.cli.run_notes import print_plan_warnings
+
+    print_plan_warnings(settings, checked.due_times)
     if getattr(args, "show", 0) > 0:
         from probe.cli.preview_cmd import show_messages
 
@@ -163,6 +166,9 @@ def run_launch(args: argparse.Namespace) -> int:
           f"{r.targets_removed} no longer in the file, {r.suppressed} suppressed; {r.sends_planned} sends "
           f"planned, {r.sends_rescheduled} rescheduled; {summary.skipped} rows skipped")
     print(f"first send: {_local(summary.due_times[0], settings.campaign.zone)}")
+    from probe.cli.run_notes import print_plan_warnings
+
+    print_plan_warnings(settings, summary.due_times)
     print(f"next: run `probe tick {args.config}` from cron (e.g. every 5 minutes), or `probe run {args.config}`")
     return 0
 

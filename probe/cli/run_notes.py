@@ -41,3 +41,22 @@ async def started_message(service: Any, clock: Any, *, keep_running: bool) -> st
 def closed_message(service: Any) -> str:
     return (f"probe run: campaign {service.settings.campaign.name!r} is closed (every target settled, nothing "
             f"left to send): stopped. Read it with: probe report {service.settings.path}")
+
+
+def print_plan_warnings(settings: Any, due_times: Any) -> int:
+    """validate and launch: warnings about the plan on stderr (weekend, night, no time, short gap)."""
+    import sys
+    import tomllib
+
+    from probe.core.schedule_checks import plan_warnings, start_has_no_time
+
+    try:
+        raw = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("schedule", {}).get("start")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        raw = None
+    warnings = plan_warnings(list(due_times), list(settings.schedule.reminders), settings.campaign.zone,
+                             start_without_time=start_has_no_time(raw),
+                             has_send_window=settings.schedule.send_window is not None)
+    for text in warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    return len(warnings)
