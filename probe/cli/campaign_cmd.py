@@ -159,7 +159,13 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_launch(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
+    from probe.cli.progress import Progress
+
+    progress = Progress("launch")
+    progress.note(f"reading {settings.targets.file.name}, rendering every template for every target, "
+                  "writing the plan…")
     summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+    progress.finish(f"{summary.result.targets_added + summary.result.targets_kept:,} targets planned")
     r = summary.result
     verb = "created" if r.created else "updated"
     print(f"campaign {settings.campaign.name!r} {verb}: {r.targets_added} targets added, {r.targets_kept} kept, "
@@ -260,7 +266,13 @@ def run_import(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise InputError(f"{args.path} does not exist", file=str(args.path),
                          hint="give an mbox file, a maildir, a folder of .eml files or one .eml file")
-    result = with_service(settings, lambda service: service.import_path(args.path, now))
+    from probe.cli.progress import Progress
+    from probe.service.poll import import_files
+
+    progress = Progress("import", unit="messages")
+    result = with_service(settings, lambda service: import_files(service, args.path, now,
+                                                                 on_message=progress.advance))
+    progress.done()
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())) or "none"
     print(f"imported {result.new_messages} messages ({kinds}); {result.duplicates} already stored; "
           f"{result.unmatched} matched no target (probe replies {args.config} --unmatched)")

@@ -363,8 +363,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int, int, int]:
+    from probe.cli.progress import Progress
+
     sends = replies = raw_files = 0
     zone = settings.campaign.zone
+    progress = Progress("export", unit="sends and replies")
     async with _sessions(settings, read_only=True) as sessions, sessions() as session:
         cid = await _campaign_id(session, settings)
         with (folder / "sends.csv").open("w", encoding="utf-8-sig", newline="") as f:
@@ -373,6 +376,7 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
             async for chunk in agg.stream_sends(session, cid):
                 writer.writerows([_text(row[c], zone) for c in SEND_COLUMNS] for row in chunk)
                 sends += len(chunk)
+                progress.advance(len(chunk))
         with (folder / "replies.csv").open("w", encoding="utf-8-sig", newline="") as f:
             writer = csvout.SafeWriter(f, sep)
             writer.writerow(EXPORT_REPLY_COLUMNS)
@@ -387,4 +391,6 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
                               "sha256": row["raw_sha256"], "raw_file": raw_file}
                     writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                     replies += 1
+                    progress.advance()
+    progress.done()
     return sends, replies, raw_files
