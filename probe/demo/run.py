@@ -31,8 +31,10 @@ STEP = timedelta(days=3)                # the longest the simulated clock jumps 
 POLL_DELAY = timedelta(minutes=5)       # a pass runs this long after a message arrives (like poll_every)
 KEPT_FILES = ("campaign.toml", "targets.csv", "templates", "probe.db", "mailbox.mbox", REPORT_NAME)
 _WAVE_NAMES = ("initial email", "reminder 1", "reminder 2")
-_FR_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
-_FR_MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+# The demo speaks English (its report table does): day and month names written out here, so the
+# output never depends on the machine's locale.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Progress:
 
     def at(self, when: datetime, text: str) -> None:
         local = when.astimezone(PARIS)
-        day = f"{_FR_DAYS[local.weekday()]} {local.day} {_FR_MONTHS[local.month - 1]} {local.year}"
+        day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
         if day != self._day:
             self._day = day
             self.note(day)
@@ -145,7 +147,7 @@ async def _demo(folder: Path, seed: int, progress: Progress, *, mbox: bool) -> D
             cast = Directors(plans, seed)
             async with open_service(settings) as svc, ImapClient(imap.port, FROM_ADDRESS, password) as inbox:
                 launched = await svc.launch(START.astimezone(UTC))
-                days = ", ".join(f"{_FR_DAYS[d.weekday()]} {d.day} {_FR_MONTHS[d.month - 1]}"
+                days = ", ".join(f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
                                  for d in (t.astimezone(PARIS) for t in launched.due_times))
                 progress.note(f"probe launch: {len(directors)} targets, one email each on {days}, "
                               "reminders only to those who have not answered")
