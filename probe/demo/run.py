@@ -106,7 +106,7 @@ def run_demo(*, seed: int = 2015, keep: Path | None = None, out: TextIO | None =
         html_path.write_text(outcome.html, encoding="utf-8")
     from probe.report.render import render_table
 
-    out.write(render_table(outcome.report))
+    out.write(render_table(outcome.report, "en", PARIS))
     out.write("\n" + founding_case_line(outcome) + "\n")
     out.write(f"HTML report: {html_path}\n")
     if keep is not None:
