@@ -23,8 +23,8 @@ def _deferred(name: str) -> Callable[[argparse.Namespace], int]:
 
 def add_sep_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sep", metavar="SEP", default=None,
-                        help="the CSV separator: ',' or ';' (or the words comma, semicolon, tab); default: the targets file's "
-                             "(';' when it came from French Excel)")
+                        help="the CSV separator: ',' or ';' (or the words comma, semicolon, tab); "
+                             "default: the targets file's (';' when it came from French Excel)")
 
 
 def register(subparsers: Any) -> None:

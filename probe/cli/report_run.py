@@ -225,7 +225,10 @@ async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) ->
                     out.write(("\n" if first else ",\n") + json.dumps(record, ensure_ascii=False))
                     first = False
                 else:
-                    record["received_at"] = (record["received_at"] or "")[:19].replace("T", " ")
+                    # The table is for a person: the campaign's wall-clock time, to the minute.
+                    received = row["received_at"]
+                    record["received_at"] = (received.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M")
+                                             if isinstance(received, datetime) else "")
                     out.write("  ".join(_cell(record[c], w) for c, w in widths.items()).rstrip() + "\n")
         if args.format == "json":
             out.write("\n]\n" if count else "]\n")
