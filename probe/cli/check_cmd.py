@@ -63,13 +63,12 @@ async def check_smtp(account: Any) -> CheckResult:
     try:
         await sender.connect()
     except ProbeError as exc:
-        text = str(exc).split("\n  fix: ")[0]
+        text = exc.message
         if "AUTH" in text and "not supported" in text:
             return CheckResult(what, False, "the server offers no login (AUTH) on this connection",
                                "check smtp.security and smtp.port (most servers offer AUTH only after TLS: "
                                "587 with starttls or 465 with tls)")
-        return CheckResult(what, False, text.removeprefix(f"{what}: ").removeprefix(what).strip(" :"),
-                           exc.hint or "")
+        return CheckResult(what, False, text.removeprefix(what).strip(" :"), exc.hint or "")
     try:
         client = sender._client
         extensions = sorted(client.esmtp_extensions) if client is not None else []
@@ -92,9 +91,10 @@ async def check_imap(account: Any, sent_folder: str | None) -> CheckResult:
     try:
         state = await mailbox.connect()
     except ProbeError as exc:
-        text = str(exc).split("\n  fix: ")[0]
-        return CheckResult(what, False, text.split(": ", 2)[-1] if text.startswith("imap: ") else text,
-                           exc.hint or "")
+        # "IMAP host:port (account …): <what failed>": the part after the account is the news.
+        text = exc.message
+        detail = text.split("): ", 1)[1] if text.startswith("IMAP ") and "): " in text else text
+        return CheckResult(what, False, detail, exc.hint or "")
     finally:
         await mailbox.close()
     detail = f"logged in; folder {account.folder!r}: {state.exists} messages"
@@ -125,7 +125,7 @@ def run_check(args: argparse.Namespace) -> int:
         print("note    no [imap]: replies can only come in through `probe import`")
     failed = [r for r in results if not r.ok]
     if failed:
-        print(f"{len(failed)} of {len(results)} accounts do not work: fix the key named above, then run "
+        print(f"\n{len(failed)} of {len(results)} accounts do not work: fix the key named above, then run "
               f"`probe check {args.config}` again", file=sys.stderr)
         return 1
     print(f"next: probe validate {args.config} --show 1, then probe send-test {args.config} --to YOUR-ADDRESS",
