@@ -80,6 +80,11 @@ def test_send_test_sends_one_targets_waves_to_me_and_counts_nothing(config: Path
     assert report["sent"] == {"0": 0, "1": 0, "2": 0} and report["uncertain"] == 0
     code, out, _ = probe_cli("status", config, "--format", "json", "--now", "2027-01-04T10:00:00")
     assert json.loads(out)["sends"]["sent"] == 0
+    # GDPR: purge erases the tests too (they name a target and the user's own address).
+    code, out, err = probe_cli("purge", config, "--yes")
+    assert code == 0 and "3 test sends" in out, err
+    with sqlite3.connect(config.parent / "probe.db") as db:
+        assert db.execute("SELECT count(*) FROM test_send").fetchone()[0] == 0
 
 
 def test_send_test_of_one_wave_for_a_chosen_target(config: Path, probe_cli, smtp_server) -> None:
