@@ -113,3 +113,26 @@ def test_send_test_to_a_dead_server_names_the_key(tmp_path: Path, probe_cli) -> 
     config = make_campaign(tmp_path / "d", smtp_port=free_port(), db_url="sqlite:///probe.db").config
     code, _, err = probe_cli("send-test", config, "--to", "me@newsroom.example")
     assert code == 1 and "smtp.host" in err
+
+
+def test_send_test_records_its_tests_on_every_engine(tmp_path: Path, smtp_server, db_url, probe_cli) -> None:
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from probe.store.engine import make_engine
+
+    config = make_campaign(tmp_path / "e", smtp_port=smtp_server.port, db_url=db_url).config
+    code, _, err = probe_cli("send-test", config, "--to", "me@newsroom.example", "--wave", "0")
+    assert code == 0, err
+
+    async def rows() -> list[tuple[str, int, str]]:
+        engine = make_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(sa.text("SELECT target_email, wave, to_address FROM test_send"))
+                return [tuple(r) for r in result]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(rows()) == [("directeur1@client1.example.com", 0, "me@newsroom.example")]
