@@ -164,7 +164,11 @@ def run_launch(args: argparse.Namespace) -> int:
     progress = Progress("launch")
     progress.note(f"reading {settings.targets.file.name}, rendering every template for every target, "
                   "writing the plan…")
-    summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+    try:
+        summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+    except BaseException:
+        progress.finish("stopped")   # end the line, so the error below starts on its own
+        raise
     progress.finish(f"{summary.result.targets_added + summary.result.targets_kept:,} targets planned")
     r = summary.result
     verb = "created" if r.created else "updated"
@@ -270,9 +274,11 @@ def run_import(args: argparse.Namespace) -> int:
     from probe.service.poll import import_files
 
     progress = Progress("import", unit="messages")
-    result = with_service(settings, lambda service: import_files(service, args.path, now,
-                                                                 on_message=progress.advance))
-    progress.done()
+    try:
+        result = with_service(settings, lambda service: import_files(service, args.path, now,
+                                                                     on_message=progress.advance))
+    finally:
+        progress.done()
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())) or "none"
     print(f"imported {result.new_messages} messages ({kinds}); {result.duplicates} already stored; "
           f"{result.unmatched} matched no target (probe replies {args.config} --unmatched)")
