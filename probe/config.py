@@ -154,6 +154,15 @@ class CampaignConfig(_Section):
     keep_bodies: bool = True
     message_id_domain: str | None = Field(default=None, validate_default=True)
     reply_to: str | None = None
+    #: The report's language by default ("fr_FR" → French); `probe report --lang` overrides it.
+    locale: str | None = None
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*(\.[\w-]+)?", value):
+            raise ValueError(f"{value!r} is not a locale (fix: write it like \"fr_FR\" or \"en_GB\")")
+        return value
 
     @field_validator("name")
     @classmethod

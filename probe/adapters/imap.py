@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
@@ -226,7 +227,17 @@ class ImapMailbox:
                 raise self._error(f"no IMAP greeting within {acc.timeout_s:g} s",
                                   "check imap.host, imap.port and imap.security (TLS on a plain port, "
                                   "or plain on a TLS port, waits forever)") from cause
-            raise
+            # Before the greeting nothing was asked of the server: whatever failed (a name that does
+            # not resolve, a port nobody listens on, a connection closed at once) is about where
+            # probe connects, not about a slow server, so the key to fix is imap.host / imap.port.
+            if isinstance(cause, socket.gaierror):
+                raise self._error(f"host {acc.host!r} not found ({cause.strerror or cause})",
+                                  "check imap.host (the IMAP server's name, e.g. imap.gmail.com) "
+                                  "and imap.port") from cause
+            why = ("the connection was closed before the greeting" if cause is None or isinstance(
+                cause, _ConnectionLost) else f"{type(cause).__name__}: {cause}")
+            raise self._error(f"cannot connect ({why})",
+                              "check imap.host and imap.port, and that the server is running") from cause
         response = await self._bounded(client.login(aioimaplib.quoted(acc.username), acc.password), "LOGIN")
         if response.result != "OK":
             self._drop()

@@ -105,6 +105,15 @@ def detect_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def sniff_delimiter(path: Path) -> str:
+    """The separator of a targets file, read from its header line only (for the CSVs probe writes:
+    they follow the file the user gave, so French Excel opens them in columns). OSError if unreadable."""
+    with Path(path).open("rb") as f:
+        head = f.read(64 * 1024)
+    text, _ = decode(head)
+    return detect_delimiter(text.lstrip("\r\n").split("\n", 1)[0])
+
+
 def check_address(value: str) -> str | None:
     """None if the address is valid (no DNS lookup), else the reason."""
     m = _FAST.fullmatch(value)

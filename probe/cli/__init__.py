@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "probe.cli.classify_cmd",
     "probe.cli.db_cmd",
     "probe.cli.demo_cmd",
+    "probe.cli.check_cmd",
+    "probe.cli.preview_cmd",
 )
 
 

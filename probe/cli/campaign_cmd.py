@@ -24,6 +24,8 @@ def register(subparsers: Any) -> None:
                                           "read the targets file. Connects to no mail server.")
     add_config_argument(p)
     p.add_argument("--strict", action="store_true", help="refuse the targets file if any row is invalid")
+    p.add_argument("--show", type=int, default=0, metavar="N",
+                   help="also print every wave of the first N targets, fully rendered (headers and body)")
     add_now_argument(p)
     p.set_defaults(func=run_validate)
 
@@ -53,6 +55,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="the simulated clock runs X times faster than real time")
     p.add_argument("--passes", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--keep-running", action="store_true",
+                   help="keep polling after the campaign is closed (default: stop by itself, exit 0)")
     p.set_defaults(func=run_daemon)
 
     p = subparsers.add_parser("status", help="counts by state, next due sends, uncertain and failed sends",
@@ -146,6 +150,13 @@ def run_validate(args: argparse.Namespace) -> int:
     if checked.start_in_past:
         print(f"  start in the past: it means now; the next pass sends {rows} emails (the initial one to "
               "each target), the reminders follow each target's initial email")
+    from probe.cli.run_notes import print_plan_warnings
+
+    print_plan_warnings(settings, checked.due_times)
+    if getattr(args, "show", 0) > 0:
+        from probe.cli.preview_cmd import show_messages
+
+        show_messages(settings, checked, args.show, sys.stdout)
     print(f"next: probe launch {args.config}")
     return 0
 
@@ -153,7 +164,17 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_launch(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+    from probe.cli.progress import Progress
+
+    progress = Progress("launch")
+    progress.note(f"reading {settings.targets.file.name}, rendering every template for every target, "
+                  "writing the plan…")
+    try:
+        summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+    except BaseException:
+        progress.finish("stopped")   # end the line, so the error below starts on its own
+        raise
+    progress.finish(f"{summary.result.targets_added + summary.result.targets_kept:,} targets planned")
     r = summary.result
     verb = "created" if r.created else "updated"
     print(f"campaign {settings.campaign.name!r} {verb}: {r.targets_added} targets added, {r.targets_kept} kept, "
@@ -163,6 +184,9 @@ def run_launch(args: argparse.Namespace) -> int:
     if summary.start_in_past:
         print(f"start in the past: it means now; the next pass sends {summary.next_pass} emails (initial "
               "emails only), the reminders follow each target's initial email")
+    from probe.cli.run_notes import print_plan_warnings
+
+    print_plan_warnings(settings, summary.due_times)
     print(f"next: run `probe tick {args.config}` from cron (e.g. every 5 minutes), or `probe run {args.config}`")
     return 0
 
@@ -191,7 +215,19 @@ def run_daemon(args: argparse.Namespace) -> int:
     start = parse_now(args.now, settings) if args.now else None
     if args.speed <= 0:
         raise InputError("--speed must be positive", field="--speed", hint="e.g. --speed 3600")
-    return with_service(settings, lambda service: Daemon(service, Clock(start, args.speed)).run(), check_plan=True)
+    clock = Clock(start, args.speed)
+
+    async def work(service: Any) -> int:
+        from probe.cli.run_notes import closed_message, started_message
+
+        print(await started_message(service, clock, keep_running=args.keep_running), file=sys.stderr)
+        daemon = Daemon(service, clock, keep_running=args.keep_running)
+        code = await daemon.run()
+        if daemon.closed:
+            print(closed_message(service), file=sys.stderr)
+        return code
+
+    return with_service(settings, work, check_plan=True)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -260,7 +296,15 @@ def run_import(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise InputError(f"{args.path} does not exist", file=str(args.path),
                          hint="give an mbox file, a maildir, a folder of .eml files or one .eml file")
-    result = with_service(settings, lambda service: service.import_path(args.path, now))
+    from probe.cli.progress import Progress
+    from probe.service.poll import import_files
+
+    progress = Progress("import", unit="messages")
+    try:
+        result = with_service(settings, lambda service: import_files(service, args.path, now,
+                                                                     on_message=progress.advance))
+    finally:
+        progress.done()
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())) or "none"
     print(f"imported {result.new_messages} messages ({kinds}); {result.duplicates} already stored; "
           f"{result.unmatched} matched no target (probe replies {args.config} --unmatched)")

@@ -21,6 +21,12 @@ def _deferred(name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def add_sep_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sep", metavar="SEP", default=None,
+                        help="the CSV separator: ',' or ';' (or the words comma, semicolon, tab); "
+                             "default: the targets file's (';' when it came from French Excel)")
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "report", help="the reply-rate summary: table, JSON, CSV or HTML",
@@ -31,6 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
     p.add_argument("--by", metavar="FIELD", help="the same figures per value of a target field (a CSV column)")
     p.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    add_sep_argument(p)
+    p.add_argument("--lang", choices=("en", "fr"), default=None,
+                   help="the language of the table (default: from campaign.locale, else en)")
     add_now_argument(p)
     p.set_defaults(func=_deferred("run_report"))
 
@@ -77,4 +86,5 @@ def register(subparsers: Any) -> None:
                     "the campaign keeps message bodies.")
     add_config_argument(p)
     p.add_argument("--output", type=Path, metavar="DIR", required=True, help="the folder to write")
+    add_sep_argument(p)
     p.set_defaults(func=_deferred("run_export"))

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from probe import csvout
 from probe.cli.common import load, parse_now, prepare_database
 from probe.config import Settings
 from probe.core.model import Answer
@@ -112,7 +112,46 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def csv_separator(settings: Settings, sep: str | None) -> str:
+    """`--sep`, else the targets file's own separator (`;` from French Excel), else `,`."""
+    from probe.adapters.targets import sniff_delimiter
+
+    try:
+        chosen = csvout.parse_sep(sep)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--sep", hint="write --sep ';' for French Excel, --sep ',' otherwise"
+                         ) from None
+    if chosen is not None:
+        return chosen
+    try:
+        return sniff_delimiter(settings.targets.file)
+    except OSError:
+        return ","
+
+
+def _fold(name: str) -> str:
+    from probe.adapters.targets import variable_name
+
+    return variable_name(name)
+
+
+def resolve_field(by: str, fields: list[str]) -> str:
+    """`--by Secteur` (the user's header) → `secteur` (the stored field): the same rule that turns
+    a header into a template variable, so case, accents and spaces do not matter."""
+    if by in fields:
+        return by
+    matches = [f for f in fields if _fold(f) == _fold(by)]
+    return matches[0] if len(matches) == 1 else by
+
+
+def report_lang(settings: Settings, lang: str | None) -> str:
+    from probe.report.i18n import lang_from_locale
+
+    return lang or lang_from_locale(settings.campaign.locale)
+
+
 async def _report(settings: Settings, args: argparse.Namespace, now: datetime, out: TextIO) -> None:
+    zone = settings.campaign.zone
     async with _sessions(settings, read_only=True) as sessions, sessions() as session:
         if args.format == "csv":
             cid = await _campaign_id(session, settings)
@@ -120,14 +159,22 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             if args.by is not None:
                 print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
             await render.write_csv(out, fields, research_store.with_dispositions(
-                session, cid, agg.stream_targets(session, cid)))
+                session, cid, agg.stream_targets(session, cid)),
+                                   sep=csv_separator(settings, args.sep), zone=zone)
             return
-        report = await build_report(session, settings.campaign.name, now=now, by=args.by,
+        if args.sep is not None:
+            print("note: --sep only applies to --format csv", file=sys.stderr)
+        by = args.by
+        if by is not None:
+            campaign = await agg.get_campaign(session, settings.campaign.name)
+            if campaign is not None:
+                by = resolve_field(by, await agg.field_names(session, campaign.id))
+        report = await build_report(session, settings.campaign.name, now=now, by=by,
                                     source=str(settings.path), options=research_options(settings))
         if args.format == "json":
             out.write(render.render_json(report))
         elif args.format == "table":
-            out.write(render.render_table(report))
+            out.write(render.render_table(report, report_lang(settings, args.lang), zone))
         else:
             cid = await _campaign_id(session, settings)
             timeline = await agg.answer_timeline(session, cid)
@@ -188,7 +235,10 @@ async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) ->
                     out.write(("\n" if first else ",\n") + json.dumps(record, ensure_ascii=False))
                     first = False
                 else:
-                    record["received_at"] = (record["received_at"] or "")[:19].replace("T", " ")
+                    # The table is for a person: the campaign's wall-clock time, to the minute.
+                    received = row["received_at"]
+                    record["received_at"] = (received.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M")
+                                             if isinstance(received, datetime) else "")
                     out.write("  ".join(_cell(record[c], w) for c, w in widths.items()).rstrip() + "\n")
         if args.format == "json":
             out.write("\n]\n" if count else "]\n")
@@ -390,11 +440,11 @@ EXPORT_REPLY_COLUMNS = ["id", "received_at", "sender", "subject", "kind", "answe
                         "override_at", "match_method", "target_email", "message_id", "sha256", "raw_file"]
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, zone: tzinfo = UTC) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return csvout.local_time(value, zone)
     return str(value)
 
 
@@ -406,23 +456,29 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(f"cannot create {folder}: {exc.strerror}", field="--output",
                          hint="give a folder you can write to") from exc
-    sends, replies, raw = asyncio.run(_export(settings, folder))
+    sep = csv_separator(settings, args.sep)
+    sends, replies, raw = asyncio.run(_export(settings, folder, sep))
     print(f"exported {sends} sends, {replies} replies and {raw} raw messages to {folder}", file=sys.stderr)
     return 0
 
 
-async def _export(settings: Settings, folder: Path) -> tuple[int, int, int]:
+async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int, int, int]:
+    from probe.cli.progress import Progress
+
     sends = replies = raw_files = 0
+    zone = settings.campaign.zone
+    progress = Progress("export", unit="sends and replies")
     async with _sessions(settings, read_only=True) as sessions, sessions() as session:
         cid = await _campaign_id(session, settings)
         with (folder / "sends.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
+            writer = csvout.SafeWriter(f, sep)
             writer.writerow(SEND_COLUMNS)
             async for chunk in agg.stream_sends(session, cid):
-                writer.writerows([_text(row[c]) for c in SEND_COLUMNS] for row in chunk)
+                writer.writerows([_text(row[c], zone) for c in SEND_COLUMNS] for row in chunk)
                 sends += len(chunk)
+                progress.advance(len(chunk))
         with (folder / "replies.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
+            writer = csvout.SafeWriter(f, sep)
             writer.writerow(EXPORT_REPLY_COLUMNS)
             async for chunk in agg.stream_inbound(session, cid, with_raw=True, chunk_size=100):
                 for row in chunk:
@@ -433,6 +489,8 @@ async def _export(settings: Settings, folder: Path) -> tuple[int, int, int]:
                         raw_files += 1
                     values = {**row, "override": row["override_answer"], "message_id": row["message_id_header"],
                               "sha256": row["raw_sha256"], "raw_file": raw_file}
-                    writer.writerow([_text(values[c]) for c in EXPORT_REPLY_COLUMNS])
+                    writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                     replies += 1
+                    progress.advance()
+    progress.done()
     return sends, replies, raw_files

@@ -62,7 +62,10 @@ class Directors:
 
     def read(self, received: list[Received], now: datetime) -> None:
         """Look at every message received since the last call."""
-        for item in received[self.seen:]:
+        # The SMTP server receives a pass's emails over several connections, in whatever order they
+        # finish; the directors draw from one random stream, so they read them in a fixed order (by
+        # recipient): the same seed then gives the same replies at the same times, byte for byte.
+        for item in sorted(received[self.seen:], key=lambda r: [a.lower() for a in r.rcpt_tos]):
             for rcpt in item.rcpt_tos:
                 plan = self.plan_for(rcpt)
                 if plan is not None:

@@ -31,8 +31,10 @@ STEP = timedelta(days=3)                # the longest the simulated clock jumps 
 POLL_DELAY = timedelta(minutes=5)       # a pass runs this long after a message arrives (like poll_every)
 KEPT_FILES = ("campaign.toml", "targets.csv", "templates", "probe.db", "mailbox.mbox", REPORT_NAME)
 _WAVE_NAMES = ("initial email", "reminder 1", "reminder 2")
-_FR_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
-_FR_MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+# The demo speaks English (its report table does): day and month names written out here, so the
+# output never depends on the machine's locale.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Progress:
 
     def at(self, when: datetime, text: str) -> None:
         local = when.astimezone(PARIS)
-        day = f"{_FR_DAYS[local.weekday()]} {local.day} {_FR_MONTHS[local.month - 1]} {local.year}"
+        day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
         if day != self._day:
             self._day = day
             self.note(day)
@@ -104,7 +106,7 @@ def run_demo(*, seed: int = 2015, keep: Path | None = None, out: TextIO | None =
         html_path.write_text(outcome.html, encoding="utf-8")
     from probe.report.render import render_table
 
-    out.write(render_table(outcome.report))
+    out.write(render_table(outcome.report, "en", PARIS))
     out.write("\n" + founding_case_line(outcome) + "\n")
     out.write(f"HTML report: {html_path}\n")
     if keep is not None:
@@ -145,7 +147,7 @@ async def _demo(folder: Path, seed: int, progress: Progress, *, mbox: bool) -> D
             cast = Directors(plans, seed)
             async with open_service(settings) as svc, ImapClient(imap.port, FROM_ADDRESS, password) as inbox:
                 launched = await svc.launch(START.astimezone(UTC))
-                days = ", ".join(f"{_FR_DAYS[d.weekday()]} {d.day} {_FR_MONTHS[d.month - 1]}"
+                days = ", ".join(f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
                                  for d in (t.astimezone(PARIS) for t in launched.due_times))
                 progress.note(f"probe launch: {len(directors)} targets, one email each on {days}, "
                               "reminders only to those who have not answered")

@@ -7,21 +7,21 @@ arrives as text.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 import jinja2
 from markupsafe import Markup
 
+from probe import csvout
 from probe.core.model import TargetState
 from probe.report import svg
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
-                       "time_to_answer_s", "bounced", "auto_replies", "disposition"]
+                       "time_to_answer_s", "time_to_answer", "bounced", "auto_replies", "disposition"]
 
 
 # ---------------------------------------------------------------- formatting helpers
@@ -185,46 +185,11 @@ def _grid(rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
     return lines
 
 
-def render_table(report: dict[str, Any]) -> str:
-    lines = [f"{printable(report['campaign'])} — {report.get('status', '?')} (at {report.get('generated_at', '?')})",
-             headline(report), ""]
-    lines += _grid(_figure_rows(report))
-    lines.append("")
-    waves = [["wave", "sent", "answered after it", "RR1 so far", "RR6 so far"]]
-    for wave, n in report["sent"].items():
-        waves.append([wave_name(wave), str(n), str(report["answered_by_wave"].get(wave, 0)),
-                      *wave_rates(report, wave)])
-    lines += _grid(waves)
-    lines.append("")
-    tta, tsl = report["time_to_answer_s"], report.get("time_since_last_email_s", {})
-    lines += _grid([["time to answer", "median", "p90"],
-                    ["from the first email", duration(tta["median"]), duration(tta["p90"])],
-                    ["from the last email", duration(tsl.get("median")), duration(tsl.get("p90"))]])
-    if report.get("dispositions"):
-        lines += ["", f"  AAPOR dispositions: {disposition_line(report)}", f"  {headline_rate_line(report)}"]
-        rows = [["rate", "value", "95 % CI", "definition"], *rate_rows(report)]
-        # The definitions are text: aligned left after the figures.
-        lines += [f"{figures}  {row[3]}".rstrip() for figures, row in zip(_grid([r[:3] for r in rows]), rows,
-                                                                          strict=True)]
-    if report.get("answered_within"):
-        head = ["answered within", "share", "95 % CI"]
-        if report.get("answered_within_business") is not None:
-            head += ["business time", "95 % CI"]
-        lines += ["", *_grid([head, *within_rows(report)])]
-        lines.append("  (Kaplan–Meier from each target's first email; the silent and the bounced are censored)")
-    coding = coding_line(report)
-    if coding:
-        lines += ["", f"  {coding}"]
-    for field, segments in report.get("by", {}).items():
-        lines.append("")
-        rows = [[f"by {printable(field)}", *_segment_header(), ""]]
-        for value, seg in segments.items():
-            rows.append([printable(value) or "(empty)", *_segment_cells(seg), "" if seg["rankable"] else "*"])
-        lines += _grid(rows)
-        if any(not s["rankable"] for s in segments.values()):
-            lines.append("  * too small to rank: fewer than 10 reachable targets (rate shown, not ranked)")
-        lines.append("  vs all: answer rate minus the whole campaign's, Newcombe 95 % interval; † it excludes 0")
-    return "\n".join(lines) + "\n"
+def render_table(report: dict[str, Any], lang: str = "en", zone: tzinfo = UTC) -> str:
+    """The terminal table, in `lang` (probe.report.i18n) and the campaign's time zone."""
+    from probe.report.table import render_table as localized
+
+    return localized(report, lang, zone)
 
 
 # ---------------------------------------------------------------- JSON
@@ -239,7 +204,7 @@ def _iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
-def csv_row(fields: Sequence[str], target: dict[str, Any]) -> list[str]:
+def csv_row(fields: Sequence[str], target: dict[str, Any], zone: tzinfo = UTC) -> list[str]:
     state = str(target["state"])
     opted_out_at = target.get("opted_out_at")
     answering = state == TargetState.ANSWERED.value or (state == TargetState.OPTED_OUT.value and
@@ -253,30 +218,34 @@ def csv_row(fields: Sequence[str], target: dict[str, Any]) -> list[str]:
         target["effective"] if answering else "",
         "" if target["answer"] is None else str(target["answer"]),
         "" if target["answer_override"] is None else str(target["answer_override"]),
-        _iso(first), _iso(answered),
+        csvout.local_time(first, zone), csvout.local_time(answered, zone),
         "" if took is None else f"{took:.0f}",
+        csvout.readable_duration(took),
         "yes" if state == TargetState.BOUNCED.value else "no",
         str(target["auto_replies"]),
         str(target.get("disposition", "")),
     ]
 
 
-def render_csv(fields: Sequence[str], targets: Iterable[dict[str, Any]], *, header: bool = True) -> str:
-    """Rows (from aggregates.stream_targets) as CSV text; `fields` first, then the outcome columns."""
+def render_csv(fields: Sequence[str], targets: Iterable[dict[str, Any]], *, header: bool = True,
+               sep: str = ",", zone: tzinfo = UTC) -> str:
+    """Rows (from aggregates.stream_targets) as CSV text; `fields` first, then the outcome columns.
+    Cells are spreadsheet-safe (probe.csvout); times in `zone` with their offset."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csvout.SafeWriter(buffer, sep)
     if header:
         writer.writerow([*fields, *CSV_OUTCOME_COLUMNS])
-    writer.writerows(csv_row(fields, t) for t in targets)
+    writer.writerows(csv_row(fields, t, zone) for t in targets)
     return buffer.getvalue()
 
 
-async def write_csv(out: TextIO, fields: Sequence[str], chunks: AsyncIterator[list[dict[str, Any]]]) -> int:
+async def write_csv(out: TextIO, fields: Sequence[str], chunks: AsyncIterator[list[dict[str, Any]]], *,
+                    sep: str = ",", zone: tzinfo = UTC) -> int:
     """Stream the per-target CSV chunk by chunk; returns the number of rows written."""
-    out.write(render_csv(fields, [], header=True))
+    out.write(render_csv(fields, [], header=True, sep=sep, zone=zone))
     count = 0
     async for chunk in chunks:
-        out.write(render_csv(fields, chunk, header=False))
+        out.write(render_csv(fields, chunk, header=False, sep=sep, zone=zone))
         count += len(chunk)
     return count
 

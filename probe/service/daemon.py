@@ -29,10 +29,24 @@ MAX_BACKOFF_S = 60.0
 IDLE_RENEW_S = 25 * 60   # RFC 2177: re-issue IDLE before the server's 30-minute limit
 
 
+async def campaign_closed(service: Service, now: datetime) -> bool:
+    """Nothing left to do: every target settled (answered, bounced, opted out, closed…) and no send
+    waiting, claimed or retrying. Uncertain sends keep their target open (a person settles them)."""
+    from probe.store.status import status_summary
+
+    s = await status_summary(service.sessions, service.require_campaign(), now=now, next_limit=0)
+    open_targets = s.targets_by_state.get("pending", 0) + s.targets_by_state.get("contacted", 0)
+    active = sum(s.sends_by_state.get(state, 0) for state in ("scheduled", "claimed", "retry"))
+    return open_targets == 0 and active == 0
+
+
 class Daemon:
-    def __init__(self, service: Service, clock: Clock) -> None:
+    def __init__(self, service: Service, clock: Clock, *, keep_running: bool = True) -> None:
         self.service = service
         self.clock = clock
+        #: False (`probe run` without --keep-running): stop by itself once the campaign is closed.
+        self.keep_running = keep_running
+        self.closed = False
         self.stop_event = asyncio.Event()
         self.passes = 0
         self.failure: ProbeError | None = None
@@ -53,8 +67,12 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             try:
-                await run_pass(self.service, self.clock.now(), do_poll=do_poll, mailbox=mailbox)
+                now = self.clock.now()
+                await run_pass(self.service, now, do_poll=do_poll, mailbox=mailbox)
                 self.passes += 1
+                if not self.keep_running and await campaign_closed(self.service, now):
+                    self.closed = True
+                    self.stop_event.set()
             except InputError as exc:   # bad config or a changed plan: nothing will fix itself
                 self.failure = exc
                 self.stop_event.set()

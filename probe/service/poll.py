@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -225,13 +226,17 @@ async def _poll_with(service: Service, mailbox: ImapMailbox, now: datetime) -> P
     return result
 
 
-async def import_files(service: Service, path: Path, now: datetime) -> PollResult:
-    """`probe import`: the same ingest path for an mbox, a maildir or .eml files."""
+async def import_files(service: Service, path: Path, now: datetime,
+                       on_message: Callable[[], None] | None = None) -> PollResult:
+    """`probe import`: the same ingest path for an mbox, a maildir or .eml files. `on_message` is
+    called after each message (the CLI's progress line)."""
     from probe.adapters.mailfiles import iter_mail_files
 
     result = PollResult()
     for item in iter_mail_files(path):
         result.add(await ingest(service, item.raw, mailbox=f"import:{item.source}", uidvalidity=None,
                                 uid=None, received_at=item.received_at, now=now))
+        if on_message is not None:
+            on_message()
     return result
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from probe.store.tables import Campaign, InboundMessage, MailboxCursor, Send, Suppression, Target
+from probe.store.tables import Campaign, InboundMessage, MailboxCursor, Send, Suppression, Target, TestSend
 
 
 async def purge_campaign(session: AsyncSession, campaign_id: int, *, forget_suppressed: bool = False
@@ -26,5 +26,9 @@ async def purge_campaign(session: AsyncSession, campaign_id: int, *, forget_supp
         counts["targets"] = (await session.execute(
             select(func.count()).select_from(Target).where(Target.campaign_id == campaign_id))).scalar_one()
         await session.execute(delete(Target).where(Target.campaign_id == campaign_id))
+        # The messages `probe send-test` sent (to the user's own address, for one of the targets).
+        name = select(Campaign.name).where(Campaign.id == campaign_id).scalar_subquery()
+        result = await session.execute(delete(TestSend).where(TestSend.campaign_name == name))
+        counts["test sends"] = result.rowcount or 0  # type: ignore[attr-defined]
         await session.execute(delete(Campaign).where(Campaign.id == campaign_id))
     return counts

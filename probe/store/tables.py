@@ -231,3 +231,20 @@ class TargetEligibility(Base):
     eligible: Mapped[bool] = mapped_column(Boolean)
     set_by: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime]
+
+
+class TestSend(Base):
+    """A message `probe send-test` sent to the user's own address: evidence of the test, never a send
+    to a target (no figure reads this table)."""
+
+    __tablename__ = "test_send"
+    __test__ = False   # not a pytest test class, whatever its name
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_name: Mapped[str] = mapped_column(String(200), index=True)
+    target_email: Mapped[str] = mapped_column(String(320))
+    wave: Mapped[int] = mapped_column(Integer)
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(300))
+    smtp_reply: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]
