@@ -21,7 +21,8 @@ from probe.store import engine as E
 from probe.store.tables import Base
 from tests.fixtures.db import pg_database, require_postgres
 
-TABLES = {"campaign", "target", "send", "inbound_message", "mailbox_cursor", "suppression"}
+TABLES = {"campaign", "target", "send", "inbound_message", "mailbox_cursor", "suppression",
+          "worker", "rate_bucket", "mailbox_lease", "wakeup_signal"}  # 0006
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
