@@ -2,8 +2,8 @@
 
 PostgreSQL: `notify` is `pg_notify(channel, payload)` in the caller's transaction (delivered when it
 commits); `Listener` LISTENs on a dedicated asyncpg connection (asyncpg's `add_listener`). If that
-connection breaks, the listener wakes its waiter (better one pass too many than a missed send) and
-reconnects at the next `wait`.
+connection breaks, `wait` reconnects and returns True (better one pass too many than a missed send:
+a NOTIFY sent while nobody listened is lost); a failed reconnect raises.
 
 SQLite (several processes on one machine): `notify` bumps a counter row in `wakeup_signal` and
 `Listener.wait` polls it every `poll_s`: the same contract with a short poll.
@@ -79,7 +79,8 @@ class Listener:
         self._driver: Any = None
         self._serial: int | None = None
         self._conn_lost = False
-        self.payloads: list[str] = []     # PostgreSQL payloads received since the last wait
+        self.payloads: list[str] = []     # PostgreSQL: the payloads the last True `wait` returned for
+        self._pending: list[str] = []
 
     async def __aenter__(self) -> Listener:
         await self._open()
@@ -109,10 +110,12 @@ class Listener:
         self._conn, self._driver = conn, driver
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self.payloads.append(payload)
+        self._pending.append(payload)
         self._event.set()
 
-    def _on_lost(self, _conn: Any) -> None:
+    def _on_lost(self, conn: Any) -> None:
+        if conn is not self._driver:        # our own close in _discard, or an older connection
+            return
         log.warning("LISTEN connection for %s lost; waking up and reconnecting", self.channel)
         self._conn_lost = True
         self._event.set()
@@ -127,15 +130,20 @@ class Listener:
         """Until a notification (True) or `timeout_s` (False). Notifications since the last wait count."""
         if not self.pg:
             return await self._poll(timeout_s)
+        if not self._conn_lost:
+            await self._open()
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout_s)
+            except TimeoutError:
+                return False
+        self._event.clear()
+        self.payloads, self._pending = self._pending, []
         if self._conn_lost:
+            # Listen again before returning, so whatever the caller commits next wakes us. A reconnect
+            # that fails (database down) raises: the caller's pass would fail anyway and backs off.
             self._conn_lost = False
             await self._discard()
-        await self._open()
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        self._event.clear()
+            await self._open()
         return True
 
     async def _poll(self, timeout_s: float) -> bool:
