@@ -93,6 +93,15 @@ async def list_workers(db: Db, campaign_id: int | None, *, now: datetime,
                       silent=[w for w in found if w.heartbeat_at < cutoff])
 
 
+def owner_is_silent(owner: str, workers: WorkerList) -> bool:
+    """True when a lease owner (`host:pid:…`) belongs to a process listed as silent: a claim it holds
+    will not be recorded by it, on whatever machine it ran (dispatch only sees its own host's pids)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return any(w.host == host and str(w.pid) == pid for w in workers.silent) and \
+        not any(w.host == host and str(w.pid) == pid for w in workers.live)
+
+
 def workers_json(workers: WorkerList) -> dict[str, list[dict[str, object]]]:
     """The `workers` key of `probe status --format json`."""
     def one(w: WorkerRow) -> dict[str, object]:

@@ -45,6 +45,10 @@ async def test_live_silent_and_stopped(sessions: async_sessionmaker[AsyncSession
     assert listed.live[0].last_pass_at == later - timedelta(seconds=20)     # a plain heartbeat keeps it
     assert [(w.worker_id, w.heartbeat_at) for w in listed.silent] == [(b, T0)]
 
+    # b's claims (lease owner host:pid:pass) can be treated as dead from any machine; a's cannot.
+    assert W.owner_is_silent("m2:202:bb", listed) and not W.owner_is_silent("m1:101:aa7f", listed)
+    assert not W.owner_is_silent("m9:202:bb", listed)
+
     # The threshold is the caller's: with a longer one b is still live.
     assert len((await W.list_workers(sessions, cid, now=later, silent_after=timedelta(minutes=6))).live) == 2
 
