@@ -325,6 +325,7 @@ class SmtpConfig(_Section):
     password_env: EnvName | None = Field(default=None, validate_default=True)
     concurrency: int = Field(default=4, ge=1, le=64)
     rate_limit: str | None = None
+    domain_rate_limit: str | None = None       # per recipient domain, across all workers
     tls_verify: bool = True
     ca_file: ExistingFile | None = None
     timeout: PositiveDuration = timedelta(seconds=60)
@@ -352,7 +353,7 @@ class SmtpConfig(_Section):
     def _pair(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _check_pair(value, info.data.get("username"), "smtp")
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "domain_rate_limit")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
         if value is not None:
@@ -362,6 +363,10 @@ class SmtpConfig(_Section):
     @property
     def rate_per_s(self) -> float | None:
         return parse_rate(self.rate_limit) if self.rate_limit else None
+
+    @property
+    def domain_rate_per_s(self) -> float | None:
+        return parse_rate(self.domain_rate_limit) if self.domain_rate_limit else None
 
 
 def _check_pair(password_env: str | None, username: str | None, section: str) -> str | None:

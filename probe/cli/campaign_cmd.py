@@ -232,10 +232,12 @@ def run_daemon(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from probe.store.status import status_summary
+    from probe.store.workers import workers_json
 
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    s = with_service(settings, lambda service: status_summary(service.sessions, service.campaign_id, now=now))
+    s, workers = with_service(settings, lambda service: _with_workers(
+        service, status_summary(service.sessions, service.campaign_id, now=now)))
     if args.health:
         limit = 3 * settings.schedule.tick_every
         age = datetime.now(UTC) - s.last_pass_at if s.last_pass_at else None
@@ -244,10 +246,30 @@ def run_status(args: argparse.Namespace) -> int:
               f" ({'ok' if healthy else f'older than {format_duration(limit)}'})")
         return 0 if healthy else 1
     if args.format == "json":
-        print(json.dumps(_status_json(s), indent=2, default=str))
+        print(json.dumps(_status_json(s) | {"workers": workers_json(workers)}, indent=2, default=str))
     else:
         _print_status(settings, s)
+        _print_workers(workers)
     return 1 if s.uncertain or s.smtp_failing_since is not None else 0
+
+
+async def _with_workers(service: Any, summary: Awaitable[T]) -> tuple[T, Any]:
+    """The status summary and the campaign's processes (heartbeats are wall clock, whatever --now says)."""
+    from probe.store.workers import list_workers
+
+    return await summary, await list_workers(service.sessions, service.campaign_id, now=datetime.now(UTC))
+
+
+def _print_workers(workers: Any) -> None:
+    for title, rows in (("processes", workers.live), ("NOT ANSWERING (no heartbeat lately; killed or host down?)",
+                                                       workers.silent)):
+        if not rows:
+            continue
+        print(f"  {title}:")
+        for w in rows:
+            last = w.last_pass_at.isoformat(timespec="seconds") if w.last_pass_at else "none yet"
+            print(f"    {w.kind:<4} {w.host} pid {w.pid}  started {w.started_at.isoformat(timespec='seconds')}"
+                  f"  heartbeat {w.heartbeat_at.isoformat(timespec='seconds')}  last pass {last}")
 
 
 def _status_json(s: Any) -> dict[str, Any]:

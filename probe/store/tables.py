@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -248,3 +249,52 @@ class TestSend(Base):
     message_id: Mapped[str] = mapped_column(String(300))
     smtp_reply: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime]
+
+
+class Worker(Base):
+    """One `probe run` or `probe tick` process: its heartbeat tells `status` it is alive (wall clock)."""
+
+    __tablename__ = "worker"
+    __table_args__ = (Index("ix_worker_campaign_stopped", "campaign_id", "stopped_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))             # "run" | "tick"
+    host: Mapped[str] = mapped_column(String(253))
+    pid: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(200))          # the lease owner it claims sends as
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    last_pass_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]                      # None while running (or dead)
+
+
+class RateBucket(Base):
+    """A token bucket shared by every process: `smtp:<account>` or `domain:<recipient domain>`."""
+
+    __tablename__ = "rate_bucket"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    capacity: Mapped[float] = mapped_column(Double)
+    rate_per_s: Mapped[float] = mapped_column(Double)
+    updated_s: Mapped[float] = mapped_column(Double)         # epoch seconds of the last refill
+
+
+class MailboxLease(Base):
+    """SQLite's one-poller-per-mailbox lease (PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "mailbox_lease"
+
+    mailbox: Mapped[str] = mapped_column(String(400), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]                             # wall clock
+
+
+class WakeupSignal(Base):
+    """SQLite's stand-in for NOTIFY: a counter per channel that listeners poll."""
+
+    __tablename__ = "wakeup_signal"
+
+    channel: Mapped[str] = mapped_column(String(63), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger)

@@ -22,7 +22,7 @@ from probe.store.tables import Base
 from tests.fixtures.db import pg_database, require_postgres
 
 TABLES = {"campaign", "target", "send", "inbound_message", "mailbox_cursor", "suppression", "coding_sample",
-          "target_eligibility", "test_send"}
+          "target_eligibility", "test_send", "worker", "rate_bucket", "mailbox_lease", "wakeup_signal"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
