@@ -300,11 +300,37 @@ def _human(msg: ParsedMessage, verdict: Verdict, words: AnswerWords | None) -> C
     extra = {"evidence": decision.evidence} if decision.evidence else {}
     if subject_new:
         extra["subject_new"] = subject_new
+    boundary = unsure_boundary(new.text, new.removed, decision.reasons)
+    unsure: tuple[str, ...] = ()
+    if boundary is not None:
+        extra["boundary"] = boundary
+        unsure = (f"unsure:boundary-{boundary}",)
     return Classification(
         kind=MessageKind.HUMAN_REPLY,
         answer=Answer(decision.answer),
         opt_out=decision.opt_out,
         new_text=new.text,
-        reasons=verdict.reasons + tuple(decision.reasons),
+        reasons=verdict.reasons + tuple(decision.reasons) + unsure,
         extra=extra,
     )
+
+
+_BOUNDARY_NAMES = frozenset({"quote", "attribution", "outlook-header", "forward", "original-message"})
+_HEADER_LINES = re.compile(r"^[ \t*]*(?:from|de|von|da|van|sent|envoy[ée]|gesendet|enviado|inviato|date|datum|fecha|"
+                           r"data)[ \t*]*:.*\n(?:.*\n){0,3}?[ \t*]*(?:subject|objet|betreff|asunto|oggetto|"
+                           r"onderwerp|to|à|an|para|a)[ \t*]*:", re.IGNORECASE | re.MULTILINE)
+LONG_NEW_TEXT = 1500  # characters: past this, a reply with no boundary likely carries the original unmarked
+
+
+def unsure_boundary(text: str, removed: tuple[str, ...], answer_reasons: tuple[str, ...]) -> str | None:
+    """Why the new text of a human reply may not be what the person wrote, or None:
+    ``"empty"`` (nothing left after quotes and signature) or ``"none"`` (no quote boundary was found
+    although the text seems to hold the original: our question echoed, a header block, or a long
+    text). Such replies are listed by `probe review` with the unclear ones."""
+    if not text.strip():
+        return "empty"
+    if _BOUNDARY_NAMES & set(removed):
+        return None
+    if "echo" in answer_reasons or _HEADER_LINES.search(text[:20_000]) or len(text) > LONG_NEW_TEXT:
+        return "none"
+    return None

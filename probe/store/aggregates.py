@@ -433,8 +433,9 @@ async def stream_inbound(session: AsyncSession, campaign_id: int, *, unmatched: 
 
 
 def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[Any]:
-    """Human replies a person should check: unclear ones not yet overridden (all human replies with
-    `include_all`), oldest first."""
+    """Human replies a person should check: unclear ones and those whose new text probe is unsure of
+    (an `unsure:` reason: no quote boundary found, or nothing left), not yet overridden (all human
+    replies with `include_all`), oldest first."""
     stmt = (
         sa.select(InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
                   InboundMessage.new_text, InboundMessage.reasons, InboundMessage.answer,
@@ -444,7 +445,9 @@ def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[An
         .order_by(InboundMessage.received_at, InboundMessage.id)
     )
     if not include_all:
-        stmt = stmt.where(InboundMessage.answer == Answer.UNCLEAR, InboundMessage.override_answer.is_(None))
+        unsure = sa.cast(InboundMessage.reasons, sa.Text).like('%"unsure:%')  # JSON list, as text on both engines
+        stmt = stmt.where(sa.or_(InboundMessage.answer == Answer.UNCLEAR, unsure),
+                          InboundMessage.override_answer.is_(None))
     return stmt
 
 
