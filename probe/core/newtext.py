@@ -62,10 +62,13 @@ _HEADER = re.compile(
     r"^\s*[*_]*\s*(?P<key>from|de|von|da|van|från|fra|od|от|expéditeur|envoyé par|sender|"
     r"sent|date|to|cc|bcc|subject|reply-to|envoyé|à|a|objet|gesendet|an|betreff|datum|kopie|"
     r"enviado|para|asunto|fecha|inviato|oggetto|data|risposta|verzonden|aan|onderwerp|skickat|"
-    r"till|ämne|sendt|til|emne|assunto|temat|wysłano|do|отправлено|кому|тема|дата)"
+    r"till|ämne|sendt|til|emne|assunto|temat|wysłano|do|отправлено|кому|тема|дата|"
+    # Thunderbird's localized "Original Message" header names
+    r"sujet|pour|répondre à|mittente|destinatario|remitente|destinatarios|responder a|rispondi a|"
+    r"antwort an|verzonden op|beantwoorden aan)"
     r"\s*[*_]*\s*[:：]", _I)
 _FROM_KEYS = frozenset({"from", "de", "von", "da", "van", "från", "fra", "od", "от", "expéditeur",
-                        "envoyé par", "sender"})
+                        "envoyé par", "sender", "mittente", "remitente"})
 _TERMINATOR = re.compile(r"(?:[:：]|wrote|writes|[ée]crit|escribi[óo]|scritto|escreveu|skrev|"
                          r"geschreven|schreef|-{2,})\s*$", _I)
 _ANCHORED_ATTRIBUTION = re.compile(
