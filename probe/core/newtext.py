@@ -119,7 +119,9 @@ _CLOSING = re.compile(
     r"mit freundlichen grüßen|mit freundlichen grüssen|viele grüße|beste grüße|liebe grüße|gruß|grüße|"
     r"saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|"
     r"met vriendelijke groet(?:en)?|groeten|med vänlig hälsning|vänliga hälsningar|med venlig hilsen|"
-    r"atenciosamente|abraços)(?!\w)(?!.*(?i:\b(?:oui|non|yes|no|ja|nein)\b))"
+    r"atenciosamente|abraços|mvh|m\.v\.h\.|kh|hilsen|venlig hilsen|vennlig hilsen|hälsningar|mvh\.|"
+    r"pozdrawiam|z poważaniem|z powazaniem|pozdrowienia|groetjes|met groet|vriendelijke groeten)"
+    r"(?!\w)(?!.*(?i:\b(?:oui|non|yes|no|ja|nein)\b))"
     # then at most a name on the same line: "Cordialement, Jean Dupont"
     r"[\s,.!:;-]*(?:[A-ZÀ-ÖØ-Þ][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w.'’-]*){0,3})?\s*[,.!]?\s*$")
 _DISCLAIMER = re.compile(

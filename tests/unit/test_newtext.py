@@ -327,3 +327,13 @@ def test_quoted_region_ends_at_its_last_quoted_line(text: str, expected: str, go
     assert result.text == expected, result
     for word in gone:
         assert word not in result.text, result
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Hej,\n\nJa tak.\n\nMvh\nLars", "Hej,\n\nJa tak."),
+    ("Hei,\n\nGjerne.\n\nHilsen\nKari", "Hei,\n\nGjerne."),
+    ("Dzień dobry,\n\nTak, chętnie.\n\nPozdrawiam,\nPiotr", "Dzień dobry,\n\nTak, chętnie."),
+    ("Hallo,\n\nJa graag.\n\nGroetjes,\nSanne", "Hallo,\n\nJa graag."),
+])
+def test_closings_of_nordic_polish_dutch_signatures(text: str, expected: str) -> None:
+    assert extract_new_text(text).text == expected
