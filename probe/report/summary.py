@@ -118,6 +118,8 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         "generated_at": now.isoformat(),
         "by": {},
         "notes": NOTES,
+        # answers whose sender's domain passed DMARC or aligned DKIM (Authentication-Results, dkimpy)
+        "answers_authenticated": await agg.authenticated_answers(session, cid),
     })
     if by is not None:
         report["by"] = {by: await _segments(session, cid, campaign.waves, by)}

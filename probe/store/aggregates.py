@@ -409,7 +409,7 @@ def inbound_query(campaign_id: int, *, unmatched: bool = False, kind: str | None
         Target.email.label("target_email"), InboundMessage.kind, InboundMessage.answer,
         InboundMessage.override_answer, InboundMessage.override_by, InboundMessage.override_at,
         InboundMessage.match_method, InboundMessage.raw_sha256, InboundMessage.message_id_header,
-        InboundMessage.opt_out,
+        InboundMessage.opt_out, InboundMessage.authenticity,
     ]
     if with_raw:
         columns.append(InboundMessage.raw)
@@ -482,3 +482,15 @@ async def apply_override(session: AsyncSession, campaign_id: int, message_id: in
                               .values(answer_override=answer))
     return {"id": message_id, "target_email": row.email, "automatic": row.answer, "override": answer,
             "deciding": deciding}
+
+
+async def authenticated_answers(session: AsyncSession, campaign_id: int) -> int:
+    """Answered targets whose deciding reply came from a sender domain that passed DMARC or an
+    aligned DKIM check (inbound_message.authenticity["domain_passed"]): replies that provably came
+    from the target's domain."""
+    rows = (await session.execute(
+        sa.select(InboundMessage.authenticity)
+        .join(Target, Target.deciding_message_id == InboundMessage.id)
+        .where(Target.campaign_id == campaign_id, Target.state == TargetState.ANSWERED,
+               InboundMessage.authenticity.is_not(None)))).scalars()
+    return sum(1 for auth in rows if isinstance(auth, dict) and auth.get("domain_passed") is True)
