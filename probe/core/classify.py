@@ -153,10 +153,11 @@ def auto_reply_pattern(msg: ParsedMessage) -> Verdict | None:
 
 
 # Marks of mass-mailing software; on a message threaded to nothing they make a "RE:" subject a pose.
+# (Not a relay's own headers such as X-Mailgun-*: a person's mail passes through Mailgun or SES too.)
 _BULK_HEADERS = ("feedback-id", "list-unsubscribe-post", "x-campaign", "x-campaignid", "x-campaign-id",
-                 "x-mailgun-tag", "x-mailgun-sid", "x-sg-eid", "x-mc-user", "x-mailchimp-campaign",
+                 "x-mc-user", "x-mailchimp-campaign",
                  "x-csa-complaints", "x-report-abuse", "x-newsletter", "x-mailjet-campaign", "x-sib-id",
-                 "x-emarsys-campaign", "x-ses-outgoing", "x-bulk", "x-mass-mail")
+                 "x-emarsys-campaign", "x-bulk", "x-mass-mail")
 _BULK_MAILER = re.compile(r"mailchimp|sendgrid|mailjet|sendinblue|brevo|mailgun|hubspot|marketo|campaign monitor|"
                           r"constant contact|emarsys|klaviyo|phplist|mailpoet|sarbacane|acymailing|newsletter")
 _UNSUBSCRIBE_FOOTER = re.compile(
@@ -173,8 +174,8 @@ def _bulk_signal(msg: ParsedMessage) -> str | None:
             return f"bulk-header:{name}"
     if _BULK_MAILER.search(msg.header("x-mailer").lower()):
         return "bulk-mailer"
-    tail = msg.text_lc[-1500:] + (msg.html[-4000:].lower() if msg.html else "")
-    if _UNSUBSCRIBE_FOOTER.search(tail):
+    # The sender's own text only: a person replying to a newsletter quotes its footer.
+    if _UNSUBSCRIBE_FOOTER.search(own_text(msg)[-1500:]):
         return "bulk-unsubscribe-footer"
     return None
 

@@ -84,6 +84,10 @@ POSING = [
      MessageKind.UNKNOWN),
     ("our message forwarded back with the answer", _mail("TR: Votre abonnement", FORWARD_OURS),
      MessageKind.HUMAN_REPLY),
+    ("a person answering a newsletter quotes its footer: still a reply",
+     _mail("RE: Votre abonnement", "Oui, je veux bien.\r\n\r\nLe lun. 28 sept. 2026, Rédaction "
+           "<redaction@en-contact.example> a écrit :\r\n> Voulez-vous vous abonner ?\r\n> Se désinscrire : "
+           "https://en-contact.example/u"), MessageKind.HUMAN_REPLY),
     ("threaded reply that mentions unsubscribing stays a reply",
      _mail("Re: Votre abonnement", "Non merci, unsubscribe me.", "In-Reply-To: <probe.abc.0@en-contact.example>\r\n"),
      MessageKind.HUMAN_REPLY),
