@@ -19,7 +19,7 @@ from pathlib import Path
 from probe.core.classify import classify
 from probe.core.message import parse_message
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 
 
 def rate(files: list[bytes], fn: Callable[[bytes], object], rounds: int) -> float:

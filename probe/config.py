@@ -152,6 +152,7 @@ class CampaignConfig(_Section):
     from_: str = Field(alias="from")
     timezone: str = "UTC"
     keep_bodies: bool = True
+    verify_dkim: bool = False  # check incoming DKIM signatures ourselves (DNS lookups), beside Authentication-Results
     message_id_domain: str | None = Field(default=None, validate_default=True)
     reply_to: str | None = None
     #: The report's language by default ("fr_FR" → French); `probe report --lang` overrides it.

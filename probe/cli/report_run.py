@@ -203,7 +203,18 @@ def _reply_record(row: dict[str, Any]) -> dict[str, Any]:
         "subject": row["subject"], "target_email": row["target_email"], "kind": value(row["kind"]),
         "answer": value(row["answer"]), "override": value(row["override_answer"]),
         "override_by": row["override_by"], "match_method": value(row["match_method"]),
+        "authenticity": row.get("authenticity"), "auth": auth_summary(row.get("authenticity")),
     }
+
+
+def auth_summary(auth: Any) -> str:
+    """"dmarc=pass", "dkim=pass", "spf=fail"…: the strongest verdict the receiving server gave."""
+    if not isinstance(auth, dict):
+        return ""
+    for method in ("dmarc", "dkim", "spf"):
+        if auth.get(method):
+            return f"{method}={auth[method]}"
+    return f"dkim={auth['dkim_verified']}" if auth.get("dkim_verified") else ""
 
 
 def _cell(value: Any, width: int) -> str:
@@ -219,7 +230,7 @@ def run_replies(args: argparse.Namespace) -> int:
 
 async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     widths = {"id": 6, "received_at": 20, "sender": 28, "subject": 32, "target_email": 28, "kind": 14,
-              "answer": 8, "override": 8, "match_method": 16}
+              "answer": 8, "override": 8, "match_method": 16, "auth": 12}
     async with _sessions(settings, read_only=True) as sessions, sessions() as session:
         cid = await _campaign_id(session, settings)
         first, count = True, 0
@@ -437,7 +448,8 @@ async def _review_sample(settings: Settings, size: int | None, seed: int | None,
 SEND_COLUMNS = ["target_email", "wave", "state", "due_at", "sent_at", "message_id", "smtp_reply", "attempts",
                 "last_error"]
 EXPORT_REPLY_COLUMNS = ["id", "received_at", "sender", "subject", "kind", "answer", "override", "override_by",
-                        "override_at", "match_method", "target_email", "message_id", "sha256", "raw_file"]
+                        "override_at", "match_method", "target_email", "message_id", "sha256", "raw_file",
+                        "spf", "dkim", "dmarc", "domain_passed"]
 
 
 def _text(value: Any, zone: tzinfo = UTC) -> str:
@@ -487,8 +499,12 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
                         raw_file = f"raw/{row['id']}.eml"
                         (folder / raw_file).write_bytes(row["raw"])
                         raw_files += 1
+                    auth = row.get("authenticity") if isinstance(row.get("authenticity"), dict) else {}
                     values = {**row, "override": row["override_answer"], "message_id": row["message_id_header"],
-                              "sha256": row["raw_sha256"], "raw_file": raw_file}
+                              "sha256": row["raw_sha256"], "raw_file": raw_file,
+                              "spf": auth.get("spf"), "dkim": auth.get("dkim") or auth.get("dkim_verified"),
+                              "dmarc": auth.get("dmarc"),
+                              "domain_passed": {True: "yes", False: "no"}.get(auth.get("domain_passed"))}
                     writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                     replies += 1
                     progress.advance()

@@ -112,6 +112,33 @@ no estoy interesado | no estoy interesada | natürlich nicht | of course not | b
 claro que no | certo che no | sicuramente no | no grazie | non mi interessa | non sono interessato
 non sono interessata | nee | nee dank je | nee bedankt | geen interesse | niet geïnteresseerd | não
 não obrigado | não obrigada | não tenho interesse
+""") + _words("""
+pas pour nous | ce n'est pas pour nous | c'est pas pour nous | ce n'est pas pour moi | c'est pas pour moi
+pas pour nous en ce moment | pas en ce moment | pas pour le moment merci | pas cette année
+ne nous intéresse pas | ne m'intéresse pas vraiment | nous ne sommes pas intéressés
+nous ne sommes pas intéressées | on n'est pas intéressés | nous ne donnerons pas suite
+nous n'allons pas donner suite | on ne va pas donner suite | je ne vais pas donner suite | passer notre tour
+passer mon tour | nous passons notre tour | ce ne sera pas utile | pas utile pour nous
+nous n'en avons pas besoin | on n'en a pas besoin | je n'en ai pas besoin
+nous sommes déjà équipés | déjà abonné | déjà abonnée | déjà abonnés | ce ne sera pas la peine
+ça ira merci | je vais m'abstenir | nous allons nous abstenir | je m'abstiens
+not for us | not for us at the moment | not for us right now | not for us at this time | not for me right now
+not at present | not this year | we're all set | we are all set | i'm all set | we'll give it a miss
+give it a miss | we'll skip | we will skip | i'll skip | i will skip | not something we need
+we don't need it | we don't need this | we do not need it | we do not need this | i don't need it
+i don't need this | we have no need for | not needed
+we're not looking for | we are not looking for | not looking for this | we're good thanks
+we are good thanks | we're not interested | we are not interested | not of interest | no interest
+nicht für uns | nicht für mich | im moment nicht | momentan nicht | derzeit nicht | zurzeit nicht | jetzt nicht
+brauchen wir nicht | brauche ich nicht | kein bedarf | nicht nötig | nicht notwendig | nicht erforderlich
+wir verzichten | ich verzichte | verzichten gerne | kein interesse danke | interessiert uns nicht
+interessiert mich nicht | besser nicht
+no es para nosotros | no es para mí | por ahora no | ahora no | de momento no | no por ahora
+por el momento no | no nos interesa | no lo necesitamos | no lo necesito | no hace falta | no es necesario
+no, gracias | paso, gracias | no me hace falta | no estamos interesados | no estoy interesado por ahora
+non fa per noi | non fa per me | per ora no | non per ora | per il momento no | al momento no
+non ci interessa | non mi serve | non ci serve | non è necessario | non serve | non abbiamo bisogno
+non ne abbiamo bisogno | non siamo interessati | passo, grazie | lasciamo perdere
 """)
 
 OPT_OUT = _words("""

@@ -119,7 +119,7 @@ _ECHO = (
 )
 _NUMBER = r"no\.?\s*\d"
 _EMOJI_YES = "\U0001F44D\U0001F44C\u2705\u2714"  # thumbs up, OK hand, check marks: a weak yes
-_EMOJI_NO = "\U0001F44E"  # thumbs down
+_EMOJI_NO = "\U0001F44E\u274C\U0001F6AB\U0001F645"  # thumbs down, cross mark, no entry, "no" gesture
 
 
 class _Trie:
@@ -248,8 +248,58 @@ class _Context:
         return c_lo, c_hi
 
 
+_STRETCHED = re.compile(r"\w*(\w)\1\w*")
+_TRIPLED = re.compile(r"(\w)\1{2,}")
+
+
+def destretch(norm: str) -> str:
+    """"ouiiii", "yesss", "noooon", "siiii" read as the word they stretch; same length (the letters
+    dropped become trailing spaces), so evidence offsets still point into the original text.
+    Three letters in a row collapse anywhere; a doubled last letter only when that makes a yes/no
+    interjection ("ouii", "yess", "nonn"), since doubled letters are common in words."""
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        short = _TRIPLED.sub(r"\1", word)
+        if short not in _INTERJECTIONS and len(short) > 2 and short[-1] == short[-2] and short[:-1] in _INTERJECTIONS:
+            short = short[:-1]
+        return word if short == word else short.ljust(len(word))
+    return _STRETCHED.sub(fix, norm)
+
+
+# A yes that waits on a price, a document or a condition is not yet a yes ("Oui, si le prix est
+# raisonnable", "Yes, but first send me the price list"): the condition or "first" marker and the
+# thing asked for in the yes's sentence or the next one.
+_CONDITION = re.compile(
+    r"\b(?:if|si|s'il|a condition|sous reserve|pourvu|provided|providing|as long as|assuming|depending on|"
+    r"selon|wenn|falls|sofern|vorausgesetzt|je nach|se|purche|a condizione|a patto|siempre que|"
+    r"siempre y cuando|con tal de|a condicion|dependiendo|dipende|depende|suivant)\b")
+_FIRST = re.compile(r"\b(?:first|beforehand|before|d'abord|au prealable|prealablement|avant|zuerst|vorher|"
+                    r"vorab|primero|antes|prima|innanzitutto)\b")
+_INFO = re.compile(
+    r"\b(?:prix|tarifs?|cout|couts|devis|montant|price|prices|pricing|cost|costs|quote|fee|fees|rates?|"
+    r"preis\w*|kosten|angebot|precio\w*|coste|costo|prezz\w*|listino|document\w*|doc|brochure|plaquette|"
+    r"catalogue|catalog|dossier|info\w*|details?|conditions?|offre|offer|contrat|contract|unterlagen|"
+    r"condizioni|condiciones|bedingungen|specimen|exemplaire|sample|echantillon|essai|trial|proposition|"
+    r"proposal|presupuesto|preventivo)\b")
+_YOU_NEED = re.compile(r"\b(?:vous avez besoin|you need|you have any|vous souhaitez|you want|vous voulez|"
+                       r"sie brauchen|necesita|avete bisogno|if needed|si besoin|au besoin)\b")
+
+
+def conditional_interest(text: str, after: int) -> bool:
+    """Whether the yes ending at ``after`` in ``text`` is made to wait on a condition or a document."""
+    window = fold(text[after:after + 300])
+    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+    window = window[:ends[1]] if len(ends) > 1 else window  # its sentence and the next one
+    for marker in (_CONDITION, _FIRST):
+        for m in marker.finditer(window):
+            near = window[max(0, m.start() - 80):m.end() + 80]
+            if _INFO.search(near) and not _YOU_NEED.search(near):
+                return True
+    return False
+
+
 def _read(text: str, words: AnswerWords) -> list[_Event]:
-    norm = fold(text[:MAX_DECISION_CHARS])
+    norm = destretch(fold(text[:MAX_DECISION_CHARS]))
     matcher = _matcher(words)
     starts, questions = _sentences(norm)
     breaks = list(_CLAUSE_BREAK.finditer(norm))
@@ -376,6 +426,9 @@ def decide_answer(new_text: str, subject_new: str = "", words: AnswerWords | Non
     words = words or _DEFAULT_WORDS
     body = _verdict(_read(new_text or "", words))
     subject = _verdict(_read(subject_new, words)) if subject_new and subject_new.strip() else None
+    if body.answer is Answer.YES and body.evidence is not None and conditional_interest(new_text, body.evidence[1]):
+        return AnswerDecision(Answer.UNCLEAR, body.opt_out, ("conditional_interest", *body.reasons),
+                              _evidence(new_text, body.evidence))
     if body.answer in (Answer.YES, Answer.NO):
         if subject is not None and subject.answer in (Answer.YES, Answer.NO) and subject.answer != body.answer:
             return AnswerDecision(Answer.UNCLEAR, body.opt_out or subject.opt_out,

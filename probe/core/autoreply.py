@@ -1,6 +1,6 @@
 """Automatic responses: RFC 3834 and vendor headers, then subject and body wording in French,
-English, German, Spanish and Italian (out-of-office, ticket acknowledgement, anti-spam challenge,
-"no longer with the company"), and the return date an out-of-office names."""
+English, German, Spanish, Italian, Dutch, Portuguese, Polish and Swedish (out-of-office, ticket
+acknowledgement, anti-spam challenge, "no longer with the company"), and the return date an out-of-office names."""
 
 from __future__ import annotations
 
@@ -49,13 +49,19 @@ OUT_OF_OFFICE_SUBJECT = _rx(
     r"fuori (?:dall')?ufficio", r"risposta automatica",
     r"automatisch antwoord", r"automatyczna odpowied", r"resposta autom[áa]tica", r"fora do escrit[óo]rio",
     r"automatiskt svar",
+    # Dutch, Portuguese, Polish, Swedish (and the Danish/Norwegian forms that share them)
+    r"afwezigheidsmelding", r"afwezigheidsbericht", r"niet op kantoor", r"buiten kantoor", r"automatisch bericht",
+    r"aus[êe]ncia", r"resposta autom[áa]tica", r"mensagem autom[áa]tica", r"em f[ée]rias",
+    r"poza biurem", r"nieobecno[śs][ćc]", r"odpowied[źz] automatyczna", r"autoodpowied[źz]", r"na urlopie",
+    r"fr[åa]nvaro", r"fr[åa]nvarande", r"inte p[åa] kontoret", r"ej p[åa] kontoret", r"autosvar",
+    r"ikke p[åa] kontoret", r"frav[æa]rsbesked",
 )
 # Single words that mean "away" only as the subject's own prefix ("Absent : <our subject>") or when
 # the subject is not a reply: our own subject, quoted after "Re:", may contain them.
 OUT_OF_OFFICE_WORD = _rx(
     r"absent|absente|absence|en cong[ée]s?|en vacances|ooo|on (?:annual )?leave|on vacation|on holiday|"
     r"away(?: until)?|abwesend|abwesenheit|im urlaub|au[ßs]er haus|ausente|de vacaciones|assente|in ferie|"
-    r"afwezig|poissa|frav[æ]r",
+    r"afwezig|poissa|frav[æ]r|ausente|f[ée]rias|nieobecn[ya]|urlop|semester|ledig|fr[åa]nvarande|vakantie",
 )
 _PREFIX_WORD = re.compile(rf"(?:{OUT_OF_OFFICE_WORD.pattern}|auto|automatique|automatic|vacation|urlaub|ferie)")
 _OOO_WORD_FREE = re.compile(rf"\b(?:{OUT_OF_OFFICE_WORD.pattern})\b")
@@ -99,6 +105,22 @@ OUT_OF_OFFICE_BODY = _rx(
     r"nach meiner r[üu]ckkehr", r"a mi regreso", r"al mio rientro",
     r"en raison de (?:mes |mon |ma )?(?:cong[ée]s|absence|d[ée]placement|vacances)", r"hors du bureau",
     r"absente? du bureau", r"out of (?:the )?office (?:until|till|from|and|with)", r"away from the office",
+    # Dutch
+    r"ik ben (?:momenteel |op dit moment |vandaag |tot en met \S+ |tot \S+ )?(?:afwezig|met vakantie|"
+    r"op vakantie|niet (?:aanwezig|op kantoor|bereikbaar)|buiten kantoor|met verlof)",
+    r"dit is een automatisch (?:antwoord|bericht|gegenereerd)", r"na mijn terugkeer",
+    # Portuguese
+    r"(?:estou|estarei|encontro-me) (?:atualmente |actualmente )?(?:fora do escrit[óo]rio|de f[ée]rias|em f[ée]rias|"
+    r"ausente|de licen[çc]a)", r"(?:esta|isto) [ée] uma (?:resposta|mensagem) autom[áa]tica", r"no meu regresso",
+    r"ap[óo]s o meu regresso", r"quando regressar",
+    # Polish
+    r"(?:jestem|b[ęe]d[ęe]) (?:obecnie |aktualnie |teraz )?(?:na urlopie|poza biurem|nieobecn[ya]|niedost[ęe]pn[ya]|"
+    r"na zwolnieniu)", r"(?:to jest|jest to) (?:automatyczna )?(?:odpowied[źz] automatyczna|automatyczna odpowied[źz])",
+    r"po moim powrocie",
+    # Swedish (and Danish/Norwegian)
+    r"jag [äa]r (?:f[öo]r n[äa]rvarande |just nu |tyv[äa]rr )?(?:p[åa] semester|ledig|borta|tj[äa]nstledig|"
+    r"inte p[åa] kontoret|fr[åa]nvarande|f[öo]r[äa]ldraledig)", r"detta [äa]r ett automatiskt (?:svar|meddelande)",
+    r"n[äa]r jag [äa]r tillbaka", r"jeg er (?:p[åa] ferie|fraværende|ikke p[åa] kontoret)",
 )
 # A second sign an out-of-office text gives: a person replying may say "je suis absent demain, mais oui".
 OUT_OF_OFFICE_SUPPORT = _rx(
@@ -108,6 +130,9 @@ OUT_OF_OFFICE_SUPPORT = _rx(
     r"r[üu]ckkehr", r"regreso", r"rientro", r"\bdu \d{1,2}\b", r"\bfrom \d{1,2}\b", r"avant le",
     r"\bbefore\b", r"d[èe]s (?:que|le|mon)", r"as soon as", r"pas en mesure", r"not be able", r"ne pourrai pas",
     r"unable to (?:respond|reply|answer)",
+    r"terug", r"\bt/m\b", r"tot en met", r"dringend", r"\bvanaf\b", r"\bat[ée]\b", r"regresso", r"retorno",
+    r"kontakt", r"pilny", r"pilne", r"powr[óo]t", r"powrocie", r"\bdo dnia\b", r"tillbaka", r"br[åa]dskande",
+    r"kollega", r"\b[åa]ter\b", r"til og med",
 )
 TICKET_ACK = _rx(
     r"(?:votre|your) (?:demande|request|ticket|message|e-?mail|courriel)\b.{0,80}"
@@ -206,6 +231,12 @@ _MONTHS = {
     "novembre": 11, "nov": 11, "november": 11, "noviembre": 11,
     "décembre": 12, "decembre": 12, "déc": 12, "dec": 12, "december": 12, "dezember": 12, "diciembre": 12,
     "dicembre": 12, "dez": 12,
+    # nl, pt, sv, pl (Polish in the genitive, as dates write it)
+    "januari": 1, "februari": 2, "maart": 3, "mei": 5, "augustus": 8, "augusti": 8, "maj": 5,
+    "janeiro": 1, "fevereiro": 2, "março": 3, "marco": 3, "maio": 5, "junho": 6, "julho": 7, "setembro": 9,
+    "outubro": 10, "dezembro": 12,
+    "stycznia": 1, "lutego": 2, "marca": 3, "kwietnia": 4, "maja": 5, "czerwca": 6, "lipca": 7, "sierpnia": 8,
+    "września": 9, "wrzesnia": 9, "października": 10, "pazdziernika": 10, "listopada": 11, "grudnia": 12,
 }
 _MONTH = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 _WEEKDAY = (r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|"
@@ -215,7 +246,8 @@ _WEEKDAY = (r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|t
 _CUE = (r"(?:de retour|retour(?:nerai)?|rentre(?:rai)?|reviens|revenir|jusqu'?(?:au|à)|jusqu’(?:au|à)|à partir du|"
         r"dès (?:le|lundi|mardi|mercredi|jeudi|vendredi)?|back|return(?:ing)?|until|till|through|from|"
         r"bis(?: zum| einschlie[ßs]lich)?|zur[üu]ck|ab(?: dem)?|wieder|hasta(?: el)?|regres[oa]r?é?|vuelta|"
-        r"a partir del|fino al?|rientro|rientrer[òo]|torner[òo]|dal)")
+        r"a partir del|fino al?|rientro|rientrer[òo]|torner[òo]|dal|terug|tot(?: en met)?|vanaf|at[ée]|regresso|"
+        r"a partir de|do|od|wracam|tillbaka|fr[åa]n(?: och med)?|[åa]ter|til og med)")
 _DAY_MONTH = re.compile(
     rf"{_CUE}\b[^\n\d]{{0,25}}?{_WEEKDAY}(?:le\s+|the\s+|el\s+|il\s+|den\s+|am\s+)?(\d{{1,2}})(?:er|st|nd|rd|th|\.|º|°)?"
     rf"\s*(?:de\s+|of\s+)?({_MONTH})\.?(?:\s+(?:de\s+)?(\d{{4}}))?", re.IGNORECASE)

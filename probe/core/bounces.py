@@ -122,8 +122,16 @@ def _ids(msg: ParsedMessage) -> tuple[str, ...]:
     return msg.returned_message_ids
 
 
+# Per-recipient actions that say the message got through (RFC 3464 `delivered`, `relayed`,
+# `expanded`, and what some MTAs write instead).
+SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable", "delivered-to-mailbox",
+                             "success", "successful", "sent", "accepted", "ok"})
+
+
 def dsn_report(msg: ParsedMessage) -> Verdict | None:
-    """A delivery-status part decides: any failed → bounce; only delayed → delay; else success."""
+    """A delivery-status part decides: any failed → bounce; only delayed → delay; a report whose
+    actions are all success words, or whose status is 2.x.x, is a success report (unknown) however
+    its text reads."""
     if not msg.dsn:
         return None
     actions = {r.action for r in msg.dsn if r.action}
@@ -135,7 +143,8 @@ def dsn_report(msg: ParsedMessage) -> Verdict | None:
         delayed = [r for r in msg.dsn if r.action == "delayed"]
         return Verdict(MessageKind.DELIVERY_DELAY, ("dsn-action-delayed",), _recipients(delayed, msg),
                        _ids(msg), _dsn_statuses(msg))
-    if actions and actions <= {"delivered", "relayed", "expanded"}:
+    statuses = [r.status for r in msg.dsn if r.status]
+    if (actions and actions <= SUCCESS_ACTIONS) or (statuses and all(s.startswith("2") for s in statuses)):
         return Verdict(MessageKind.UNKNOWN, ("dsn-success",), (), _ids(msg), _dsn_statuses(msg))
     # A report with no usable Action: read the status codes.
     status = _dsn_statuses(msg) or ""
@@ -144,6 +153,8 @@ def dsn_report(msg: ParsedMessage) -> Verdict | None:
     if status.startswith("4"):
         return Verdict(MessageKind.DELIVERY_DELAY, ("dsn-status-4xx",), _recipients(msg.dsn, msg), _ids(msg),
                        status)
+    # An unreadable report part still says it is a report: the prose rules must not read its
+    # "delivered" text as a bounce; they may still find a failure, so pass.
     return None
 
 
@@ -188,13 +199,30 @@ def ses_notification(msg: ParsedMessage) -> Verdict | None:
     return Verdict(MessageKind.BOUNCE, ("ses:bounce",), recipients, (), status)
 
 
+_DISPOSITION_TYPE = re.compile(r";\s*([a-z-]+)")
+
+
+def disposition_type(value: str) -> str:
+    """`automatic-action/MDN-sent-automatically; deleted` → `deleted` (RFC 8098 §3.2.6)."""
+    m = _DISPOSITION_TYPE.search(value.lower())
+    return m.group(1) if m else ""
+
+
 def mdn_report(msg: ParsedMessage) -> Verdict | None:
-    """A disposition notification (RFC 8098) is a read receipt, never a reply."""
+    """A disposition notification (RFC 8098) is never a reply. `displayed` (and the rest) is a read
+    receipt; `deleted` — a Sieve `reject` (RFC 5429) or a recipient who deleted it unread — says the
+    message was refused, so it is a bounce: the target is not reminded and does not count as silent."""
     if msg.report_type != "disposition-notification" and not msg.mdn_fields:
         return None
     original = msg.mdn_fields.get("original-message-id", "")
     ids = tuple(re.findall(r"<[^<>\s]+>", original)) or msg.returned_message_ids
-    extra = {"disposition": msg.mdn_fields["disposition"]} if "disposition" in msg.mdn_fields else {}
+    disposition = msg.mdn_fields.get("disposition", "")
+    extra = {"disposition": disposition} if disposition else {}
+    if disposition_type(disposition) == "deleted":
+        recipients = tuple(dict.fromkeys(
+            m.group(0).lower() for key in ("final-recipient", "original-recipient")
+            for m in [_ADDRESS.search(msg.mdn_fields.get(key, ""))] if m))
+        return Verdict(MessageKind.BOUNCE, ("mdn-deleted",), recipients, ids, None, extra)
     return Verdict(MessageKind.READ_RECEIPT, ("mdn-disposition-notification",), (), ids, None, extra)
 
 
@@ -207,10 +235,18 @@ _READ_TEXT = re.compile(
     re.IGNORECASE | re.DOTALL)
 
 
+_DELETED_UNREAD = re.compile(r"deleted without being read|supprim[ée] sans avoir [ée]t[ée] lu|"
+                             r"ohne gelesen|gel[öo]scht, ohne|eliminado sin (?:haber sido )?le[íi]do|"
+                             r"eliminato senza (?:essere stato )?letto")
+
+
 def prose_read_receipt(msg: ParsedMessage) -> Verdict | None:
-    """Outlook-style read notices sent as plain text: "Read: subject" + "was read on ..."."""
+    """Outlook-style read notices sent as plain text: "Read: subject" + "was read on ...". Its "Not
+    read: … was deleted without being read" is a refusal, like an MDN `deleted`."""
     if not _READ_SUBJECT.match(msg.subject) or not _READ_TEXT.search(msg.text_lc[:3000]):
         return None
+    if _DELETED_UNREAD.search(msg.text_lc[:3000]):
+        return Verdict(MessageKind.BOUNCE, ("text:mdn-deleted",), (), msg.returned_message_ids)
     return Verdict(MessageKind.READ_RECEIPT, ("text:read-receipt",), (), msg.returned_message_ids)
 
 

@@ -45,6 +45,24 @@ _NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|ne-?pas-?repondr
                       r"notifications?|newsletters?|mailer|alerts?)[@.+-]", re.IGNORECASE)
 
 
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]{0,60}\]\s*)?(?:tr|fw|fwd|wg|enc|rv|i|doorst|vs|vb)\s*[:：]",
+                              re.IGNORECASE)
+
+
+def _quotes_us(msg: ParsedMessage) -> bool:
+    """Whether the forwarded or quoted text names the address this message was sent to (ours: our
+    message's From line, or the attribution "… <us> wrote"), by its domain. A forward with no To is
+    given the benefit of the doubt."""
+    if not msg.to_addrs:
+        return True
+    body = msg.text[:TEXT_SCAN].lower() + (msg.html[:200_000].lower() if msg.html else "")
+    # By domain: a reply sub-address (reply+TOKEN@) is not the From of the message we sent.
+    return any("@" + addr.rpartition("@")[2] in body for addr in msg.to_addrs if "@" in addr)
+
+
+TEXT_SCAN = 50_000
+
+
 def own_text(msg: ParsedMessage, limit: int = 3000) -> str:
     """The start of the body up to the first quote marker, lowercased: what the sender wrote, roughly."""
     head = msg.text_lc[:limit]
@@ -134,8 +152,40 @@ def auto_reply_pattern(msg: ParsedMessage) -> Verdict | None:
     return _verdict(MessageKind.AUTO_REPLY, reason)
 
 
+# Marks of mass-mailing software; on a message threaded to nothing they make a "RE:" subject a pose.
+# (Not a relay's own headers such as X-Mailgun-*: a person's mail passes through Mailgun or SES too.)
+_BULK_HEADERS = ("feedback-id", "list-unsubscribe-post", "x-campaign", "x-campaignid", "x-campaign-id",
+                 "x-mc-user", "x-mailchimp-campaign",
+                 "x-csa-complaints", "x-report-abuse", "x-newsletter", "x-mailjet-campaign", "x-sib-id",
+                 "x-emarsys-campaign", "x-bulk", "x-mass-mail")
+_BULK_MAILER = re.compile(r"mailchimp|sendgrid|mailjet|sendinblue|brevo|mailgun|hubspot|marketo|campaign monitor|"
+                          r"constant contact|emarsys|klaviyo|phplist|mailpoet|sarbacane|acymailing|newsletter")
+_UNSUBSCRIBE_FOOTER = re.compile(
+    r"unsubscribe|se d[ée]sinscrire|se d[ée]sabonner|d[ée]sinscription|d[ée]sabonnement|abmelden|abbestellen|"
+    r"darse de baja|dar de baja|cancella(?:re)? l'iscrizione|disiscriviti|afmelden|uitschrijven|"
+    r"manage (?:your )?(?:email )?preferences|g[ée]rer (?:vos|mes) pr[ée]f[ée]rences|view (?:it |this email )?in "
+    r"(?:your|a) browser|voir (?:la version|ce message) (?:en ligne|dans (?:votre|un) navigateur)")
+
+
+def _bulk_signal(msg: ParsedMessage) -> str | None:
+    """Why an unthreaded message reads as mass mail, or None."""
+    for name in _BULK_HEADERS:
+        if msg.header(name):
+            return f"bulk-header:{name}"
+    if _BULK_MAILER.search(msg.header("x-mailer").lower()):
+        return "bulk-mailer"
+    # The sender's own text only: a person replying to a newsletter quotes its footer.
+    if _UNSUBSCRIBE_FOOTER.search(own_text(msg)[-1500:]):
+        return "bulk-unsubscribe-footer"
+    return None
+
+
 def bulk_mail(msg: ParsedMessage) -> Verdict | None:
     """Newsletters, lists and machine notifications: not a person's reply even when they say "Re:"."""
+    if not (msg.in_reply_to or msg.references):
+        signal = _bulk_signal(msg)
+        if signal is not None:
+            return _verdict(MessageKind.UNKNOWN, signal)
     if msg.header("list-unsubscribe"):
         return _verdict(MessageKind.UNKNOWN, "list-unsubscribe")
     if msg.header("list-id"):
@@ -158,6 +208,10 @@ def person_reply(msg: ParsedMessage) -> Verdict | None:
         return _verdict(MessageKind.HUMAN_REPLY, "threaded:references")
     subject = _REPLY_SUBJECT.match(msg.subject)
     quoting = bool(_QUOTE_MARK.search(msg.text_lc)) or bool(msg.html and _HTML_QUOTE.search(msg.html[:200_000]))
+    if subject and quoting and _FORWARD_SUBJECT.match(msg.subject) and not _quotes_us(msg):
+        # An unthreaded forward of something we did not write ("TR: Planning de la réunion"):
+        # someone passing mail around, not an answer to ours.
+        return _verdict(MessageKind.UNKNOWN, "forward:not-ours")
     if subject and quoting:
         return _verdict(MessageKind.HUMAN_REPLY, "subject:reply+quoting")
     if subject:
@@ -247,11 +301,37 @@ def _human(msg: ParsedMessage, verdict: Verdict, words: AnswerWords | None) -> C
     extra = {"evidence": decision.evidence} if decision.evidence else {}
     if subject_new:
         extra["subject_new"] = subject_new
+    boundary = unsure_boundary(new.text, new.removed, decision.reasons)
+    unsure: tuple[str, ...] = ()
+    if boundary is not None:
+        extra["boundary"] = boundary
+        unsure = (f"unsure:boundary-{boundary}",)
     return Classification(
         kind=MessageKind.HUMAN_REPLY,
         answer=Answer(decision.answer),
         opt_out=decision.opt_out,
         new_text=new.text,
-        reasons=verdict.reasons + tuple(decision.reasons),
+        reasons=verdict.reasons + tuple(decision.reasons) + unsure,
         extra=extra,
     )
+
+
+_BOUNDARY_NAMES = frozenset({"quote", "attribution", "outlook-header", "forward", "original-message"})
+_HEADER_LINES = re.compile(r"^[ \t*]*(?:from|de|von|da|van|sent|envoy[ée]|gesendet|enviado|inviato|date|datum|fecha|"
+                           r"data)[ \t*]*:.*\n(?:.*\n){0,3}?[ \t*]*(?:subject|objet|betreff|asunto|oggetto|"
+                           r"onderwerp|to|à|an|para|a)[ \t*]*:", re.IGNORECASE | re.MULTILINE)
+LONG_NEW_TEXT = 1500  # characters: past this, a reply with no boundary likely carries the original unmarked
+
+
+def unsure_boundary(text: str, removed: tuple[str, ...], answer_reasons: tuple[str, ...]) -> str | None:
+    """Why the new text of a human reply may not be what the person wrote, or None:
+    ``"empty"`` (nothing left after quotes and signature) or ``"none"`` (no quote boundary was found
+    although the text seems to hold the original: our question echoed, a header block, or a long
+    text). Such replies are listed by `probe review` with the unclear ones."""
+    if not text.strip():
+        return "empty"
+    if _BOUNDARY_NAMES & set(removed):
+        return None
+    if "echo" in answer_reasons or _HEADER_LINES.search(text[:20_000]) or len(text) > LONG_NEW_TEXT:
+        return "none"
+    return None

@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 
 from probe.core import mime
+from probe.core.authenticity import Authenticity, parse_authentication_results
 from probe.core.mime import Part
 
 MAX_HEADER_BYTES = 256 * 1024        # the whole header block, before parsing
@@ -82,6 +83,8 @@ class ParsedMessage:
     #: decoded text of the parts other than the main one (returned messages, attachments), capped
     other_text: str = ""
     limits_hit: tuple[str, ...] = ()
+    #: every Authentication-Results header, topmost (the receiving server's) first
+    authentication_results: tuple[str, ...] = ()
     raw_size: int = 0
     #: the capped bytes that were parsed (for `tree`)
     raw: bytes = field(default=b"", compare=False, repr=False)
@@ -100,6 +103,11 @@ class ParsedMessage:
             return email.message_from_bytes(self.raw)
         except Exception:
             return None
+
+    @cached_property
+    def authenticity(self) -> Authenticity:
+        """SPF / DKIM / DMARC as the receiving server reported them (probe.core.authenticity)."""
+        return parse_authentication_results(list(self.authentication_results), self.from_addr)
 
     @cached_property
     def subject_lc(self) -> str:
@@ -209,6 +217,7 @@ def _parse(raw: bytes) -> ParsedMessage:
         returned_message_ids=tuple(returned),
         other_text=walk.other_text,
         limits_hit=tuple(dict.fromkeys(limits)),
+        authentication_results=tuple(v[:MAX_HEADER_VALUE] for v in top.get_all("authentication-results")[:10]),
         raw_size=len(raw),
         raw=capped,
     )

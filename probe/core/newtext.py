@@ -3,9 +3,11 @@
 Out go ``>`` quotes, attribution lines ("On … wrote:", "Le … a écrit :", "Am … schrieb …:", also
 wrapped over several lines), Outlook header blocks (From/Sent/To/Subject in a dozen languages),
 "-----Original Message-----" and forward separators, signatures, device lines and disclaimers.
-Text written *under* a ``>`` quote (bottom posting, inline answers) is kept; an unquoted original
-(after an Outlook block or a bare attribution) is cut to the end, because nothing marks where it
-would stop. HTML-only replies go through :mod:`probe.core.htmltext` first.
+Text written *under* a quote (bottom posting, inline answers) is kept: a separator, an Outlook
+header block or an attribution opens a quoted region, and when what follows it is quoted (``>``, or
+the tab indent of s-nail/mailx) the region ends at its last quoted line, or at an "End forwarded
+message" line. An unquoted original (Outlook's top posting) is cut to the end, because nothing marks
+where it would stop. HTML-only replies go through :mod:`probe.core.htmltext` first.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ _SEPARATOR = re.compile(
     r"исходное сообщение|forwarded message|message transféré|message transmis|"
     r"weitergeleitete nachricht|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|"
     r"mensagem encaminhada|videresendt melding|vidarebefordrat meddelande|"
-    r"пересылаемое сообщение)[\s*_]*-{2,}[\s*_-]*$", _I)
+    r"пересылаемое сообщение)(?:\s+(?:from|de|von|da|van)\s+[^\n]{1,200}?)?[\s*_]*-{2,}[\s*_-]*$", _I)
+# Where a forwarded block says it stops (mutt, Evolution, Apple Mail's localized forms).
+_FORWARD_END = re.compile(
+    r"^[\s>]*-{2,}\s*(?:end (?:of )?forwarded message|fin du message (?:transféré|réexpédié|transmis)|"
+    r"ende der weitergeleiteten nachricht|fin del mensaje reenviado|fine (?:del )?messaggio inoltrato|"
+    r"einde doorgestuurd bericht|fim da mensagem (?:encaminhada|reencaminhada))\s*-{2,}\s*$", _I)
 _FORWARD_LINE = re.compile(
     r"^\s*>?\s*(?:begin forwarded message|début du message (?:réexpédié|transféré|transmis)|"
     r"anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|"
@@ -55,10 +62,13 @@ _HEADER = re.compile(
     r"^\s*[*_]*\s*(?P<key>from|de|von|da|van|från|fra|od|от|expéditeur|envoyé par|sender|"
     r"sent|date|to|cc|bcc|subject|reply-to|envoyé|à|a|objet|gesendet|an|betreff|datum|kopie|"
     r"enviado|para|asunto|fecha|inviato|oggetto|data|risposta|verzonden|aan|onderwerp|skickat|"
-    r"till|ämne|sendt|til|emne|assunto|temat|wysłano|do|отправлено|кому|тема|дата)"
+    r"till|ämne|sendt|til|emne|assunto|temat|wysłano|do|отправлено|кому|тема|дата|"
+    # Thunderbird's localized "Original Message" header names
+    r"sujet|pour|répondre à|mittente|destinatario|remitente|destinatarios|responder a|rispondi a|"
+    r"antwort an|verzonden op|beantwoorden aan)"
     r"\s*[*_]*\s*[:：]", _I)
 _FROM_KEYS = frozenset({"from", "de", "von", "da", "van", "från", "fra", "od", "от", "expéditeur",
-                        "envoyé par", "sender"})
+                        "envoyé par", "sender", "mittente", "remitente"})
 _TERMINATOR = re.compile(r"(?:[:：]|wrote|writes|[ée]crit|escribi[óo]|scritto|escreveu|skrev|"
                          r"geschreven|schreef|-{2,})\s*$", _I)
 _ANCHORED_ATTRIBUTION = re.compile(
@@ -109,7 +119,9 @@ _CLOSING = re.compile(
     r"mit freundlichen grüßen|mit freundlichen grüssen|viele grüße|beste grüße|liebe grüße|gruß|grüße|"
     r"saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|saluti|"
     r"met vriendelijke groet(?:en)?|groeten|med vänlig hälsning|vänliga hälsningar|med venlig hilsen|"
-    r"atenciosamente|abraços)(?!\w)(?!.*(?i:\b(?:oui|non|yes|no|ja|nein)\b))"
+    r"atenciosamente|abraços|mvh|m\.v\.h\.|kh|hilsen|venlig hilsen|vennlig hilsen|hälsningar|mvh\.|"
+    r"pozdrawiam|z poważaniem|z powazaniem|pozdrowienia|groetjes|met groet|vriendelijke groeten)"
+    r"(?!\w)(?!.*(?i:\b(?:oui|non|yes|no|ja|nein)\b))"
     # then at most a name on the same line: "Cordialement, Jean Dupont"
     r"[\s,.!:;-]*(?:[A-ZÀ-ÖØ-Þ][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w.'’-]*){0,3})?\s*[,.!]?\s*$")
 _DISCLAIMER = re.compile(
@@ -230,6 +242,64 @@ def _next_content(lines: list[str], i: int) -> str | None:
     return None
 
 
+def _skip_blank(lines: list[str], i: int) -> int:
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
+
+
+def _quoted_block_end(lines: list[str], i: int) -> int | None:
+    """When the content from line ``i`` on is a quoted block — ``>`` lines, or lines indented by a
+    tab (s-nail/mailx's default indent prefix) —, the index just after its last quoted line."""
+    k = _skip_blank(lines, i)
+    if k >= len(lines):
+        return None
+    if _QUOTED.match(lines[k]):
+        def quoted(line: str) -> bool:
+            return bool(_QUOTED.match(line))
+    elif lines[k].startswith("\t"):
+        def quoted(line: str) -> bool:
+            return line.startswith("\t")
+    else:
+        return None
+    last = k
+    for j in range(k, len(lines)):
+        if quoted(lines[j]):
+            last = j
+        elif lines[j].strip():
+            break
+    return last + 1
+
+
+def _header_block_end(lines: list[str], i: int) -> int:
+    """The index after the unquoted header lines (and their continuations) that start at ``i``."""
+    j = i
+    while j < len(lines) and lines[j].strip() and (_HEADER.match(lines[j]) or (j > i and lines[j][:1] in " \t")):
+        j += 1
+    return j
+
+
+def _forward_end(lines: list[str], i: int) -> int | None:
+    """The index after an "End forwarded message" line at or after ``i``, if there is one."""
+    for j in range(i, min(len(lines), i + MAX_LINES)):
+        if _FORWARD_END.match(lines[j]):
+            return j + 1
+    return None
+
+
+def _region_end(lines: list[str], i: int, *, forward: bool = False) -> int | None:
+    """Where the quoted region opened at line ``i`` (the line after a separator, an attribution or
+    the start of a header block) ends, or None when nothing marks its end (cut to the end)."""
+    if forward:
+        end = _forward_end(lines, i)
+        if end is not None:
+            return end
+    k = _skip_blank(lines, i)
+    if k < len(lines) and not _QUOTED.match(lines[k]) and _HEADER.match(lines[k]) and _is_header_block(lines, k):
+        k = _header_block_end(lines, k)  # "-------- Original Message --------" then the headers
+    return _quoted_block_end(lines, k)
+
+
 def _strip_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
     """Lines of new text (quotes and the unquoted original out) and what was removed."""
     removed: list[str] = []
@@ -243,16 +313,18 @@ def _strip_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
             i += 1
             continue
         sep = _SEPARATOR.match(line)
-        if sep:
-            what = sep.group("what").lower()
+        forward_line = sep is None and _FORWARD_LINE.match(line)
+        if sep or forward_line:
+            what = sep.group("what").lower() if sep else "forward"
             forwarded = any(w in what for w in ("forward", "transf", "transmis", "weiterg", "reenv",
                                                 "inoltr", "doorg", "encaminh", "videres", "vidareb",
                                                 "пересыл"))
             removed.append("forward" if forwarded else "original-message")
-            break
-        if _FORWARD_LINE.match(line):
-            removed.append("forward")
-            break
+            end = _region_end(lines, i + 1, forward=forwarded)
+            if end is None:
+                break
+            i = end
+            continue
         if _REPLY_ABOVE.match(line):
             removed.append("quote")
             break
@@ -263,11 +335,20 @@ def _strip_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
             if following is not None and _QUOTED.match(following):
                 i = end + 1
                 continue
+            block_end = _quoted_block_end(lines, end + 1)
+            if block_end is not None:
+                removed.append("quote")
+                i = block_end
+                continue
             removed.append("quote")
             break
         if _HEADER.match(line) and _is_header_block(lines, i):
             removed.append("outlook-header")
-            break
+            block_end = _quoted_block_end(lines, _header_block_end(lines, i))
+            if block_end is None:
+                break
+            i = block_end
+            continue
         kept.append(line)
         i += 1
     return kept, removed

@@ -126,6 +126,8 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         "generated_at": now.isoformat(),
         "by": {},
         "notes": [*NOTES, *research.RESEARCH_NOTES],
+        # answers whose sender's domain passed DMARC or aligned DKIM (Authentication-Results, dkimpy)
+        "answers_authenticated": await agg.authenticated_answers(session, cid),
     })
     report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options))
     if by is not None:

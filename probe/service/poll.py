@@ -131,6 +131,20 @@ def _return_datetime(service: Service, verdict: Classification) -> datetime | No
     return localize(datetime.combine(verdict.return_date, time(9, 0)), service.settings.campaign.zone)
 
 
+async def _authenticity(service: Service, parsed: ParsedMessage, raw: bytes) -> dict[str, object] | None:
+    """SPF / DKIM / DMARC of the message, with our own DKIM check when `campaign.verify_dkim`."""
+    auth = parsed.authenticity
+    if service.settings.campaign.verify_dkim:
+        import asyncio
+
+        from probe.adapters.dkim import verify_dkim
+        from probe.core.authenticity import with_dkim_verified
+
+        result, domains = await asyncio.to_thread(verify_dkim, raw)  # blocking DNS: off the loop
+        auth = with_dkim_verified(auth, result, domains)
+    return auth.as_dict() if auth.present else None
+
+
 async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int | None, uid: int | None,
                  received_at: datetime | None, now: datetime) -> Ingested | None:
     """Store one raw message and apply what it means; None when it was already stored."""
@@ -146,6 +160,7 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
         **verdict.extra,
     }
     keep = service.settings.campaign.keep_bodies
+    authenticity = await _authenticity(service, parsed, raw)
     async with service.sessions() as session, session.begin():
         target_id, method = await find_target(session, campaign_id, parsed, verdict)
         record = InboundRecord(
@@ -157,7 +172,7 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
             new_text=storable(verdict.new_text, MAX_NEW_TEXT if keep else 500),
             reasons=[storable(r, 200) for r in verdict.reasons],
             details={k: storable(v, 2000) if isinstance(v, str) else v for k, v in details.items()},
-            target_id=target_id, match_method=method)
+            target_id=target_id, match_method=method, authenticity=authenticity)
         row_id = await insert_inbound(session, campaign_id, record)
         if row_id is None:
             return None

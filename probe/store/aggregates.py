@@ -410,7 +410,7 @@ def inbound_query(campaign_id: int, *, unmatched: bool = False, kind: str | None
         Target.email.label("target_email"), InboundMessage.kind, InboundMessage.answer,
         InboundMessage.override_answer, InboundMessage.override_by, InboundMessage.override_at,
         InboundMessage.match_method, InboundMessage.raw_sha256, InboundMessage.message_id_header,
-        InboundMessage.opt_out,
+        InboundMessage.opt_out, InboundMessage.authenticity,
     ]
     if with_raw:
         columns.append(InboundMessage.raw)
@@ -434,8 +434,9 @@ async def stream_inbound(session: AsyncSession, campaign_id: int, *, unmatched: 
 
 
 def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[Any]:
-    """Human replies a person should check: unclear ones not yet overridden (all human replies with
-    `include_all`), oldest first."""
+    """Human replies a person should check: unclear ones and those whose new text probe is unsure of
+    (an `unsure:` reason: no quote boundary found, or nothing left), not yet overridden (all human
+    replies with `include_all`), oldest first."""
     stmt = (
         sa.select(InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
                   InboundMessage.new_text, InboundMessage.reasons, InboundMessage.answer,
@@ -445,7 +446,9 @@ def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[An
         .order_by(InboundMessage.received_at, InboundMessage.id)
     )
     if not include_all:
-        stmt = stmt.where(InboundMessage.answer == Answer.UNCLEAR, InboundMessage.override_answer.is_(None))
+        unsure = sa.cast(InboundMessage.reasons, sa.Text).like('%"unsure:%')  # JSON list, as text on both engines
+        stmt = stmt.where(sa.or_(InboundMessage.answer == Answer.UNCLEAR, unsure),
+                          InboundMessage.override_answer.is_(None))
     return stmt
 
 
@@ -480,3 +483,15 @@ async def apply_override(session: AsyncSession, campaign_id: int, message_id: in
                               .values(answer_override=answer))
     return {"id": message_id, "target_email": row.email, "automatic": row.answer, "override": answer,
             "deciding": deciding}
+
+
+async def authenticated_answers(session: AsyncSession, campaign_id: int) -> int:
+    """Answered targets whose deciding reply came from a sender domain that passed DMARC or an
+    aligned DKIM check (inbound_message.authenticity["domain_passed"]): replies that provably came
+    from the target's domain."""
+    rows = (await session.execute(
+        sa.select(InboundMessage.authenticity)
+        .join(Target, Target.deciding_message_id == InboundMessage.id)
+        .where(Target.campaign_id == campaign_id, Target.state == TargetState.ANSWERED,
+               InboundMessage.authenticity.is_not(None)))).scalars()
+    return sum(1 for auth in rows if isinstance(auth, dict) and auth.get("domain_passed") is True)

@@ -49,6 +49,7 @@ class InboundRecord:
     details: dict[str, Any]
     target_id: int | None
     match_method: MatchMethod | None
+    authenticity: dict[str, Any] | None = None  # SPF / DKIM / DMARC (core.authenticity.as_dict)
 
 
 async def get_cursor(db: Db, campaign_id: int, mailbox: str) -> tuple[int, int] | None:
@@ -80,7 +81,8 @@ async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | 
                         size=rec.size, received_at=rec.received_at, date_header=rec.date_header,
                         sender=rec.sender, subject=rec.subject, kind=rec.kind, answer=rec.answer,
                         opt_out=rec.opt_out, new_text=rec.new_text, reasons=list(rec.reasons),
-                        details=dict(rec.details), target_id=rec.target_id, match_method=rec.match_method)
+                        details=dict(rec.details), target_id=rec.target_id, match_method=rec.match_method,
+                        authenticity=rec.authenticity)
                 .on_conflict_do_nothing()
                 .returning(InboundMessage.id))
         return (await s.execute(stmt)).scalar_one_or_none()

@@ -173,6 +173,8 @@ class InboundMessage(Base):
     new_text: Mapped[str] = mapped_column(Text, default="")
     reasons: Mapped[list[str]]
     details: Mapped[dict[str, Any]]                          # failed recipients, return date, status...
+    # SPF / DKIM / DMARC as the receiving server reported them, and our DKIM check (migration 0005)
+    authenticity: Mapped[dict[str, Any] | None]
     target_id: Mapped[int | None] = mapped_column(ForeignKey("target.id", ondelete="SET NULL"))
     match_method: Mapped[MatchMethod | None]
     override_answer: Mapped[Answer | None]

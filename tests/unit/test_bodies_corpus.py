@@ -1,4 +1,5 @@
-"""New text and answers measured on the real replies of ../shared/corpus (labels.csv).
+"""New text and answers measured on the real replies of tests/corpus (labels.csv; PROBE_CORPUS may point
+elsewhere).
 
 The body-only fixtures come from reply-parser projects whose tests assert the trimmed reply; the
 labels' notes quote it. The new text must contain the first line of that expected text (quoted
@@ -22,7 +23,7 @@ from probe.core.model import Answer
 from probe.core.newtext import NewText, extract_new_text
 from tests.fixtures.services import require_service
 
-CORPUS = Path(os.environ.get("PROBE_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("PROBE_CORPUS", Path(__file__).resolve().parents[1] / "corpus"))
 LABELS = CORPUS / "labels.csv"
 
 

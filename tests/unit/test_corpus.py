@@ -1,5 +1,5 @@
-"""The classifier over the real-world corpus (../shared/corpus): >= 97 % agreement on kind, on the
-files as they are and on copies whose addresses and Message-IDs are rewritten.
+"""The classifier over the real-world corpus (tests/corpus; PROBE_CORPUS may point elsewhere): >= 97 %
+agreement on kind, on the files as they are and on copies whose addresses and Message-IDs are rewritten.
 
 messages/*.eml are classified as they are. bodies/*.txt hold only the text of a person's reply, so
 each is wrapped in a message with a `Re:` subject and an In-Reply-To, classified, and also run
@@ -19,7 +19,7 @@ import pytest
 from probe.core.classify import classify_bytes
 from tests.fixtures.services import require_service
 
-CORPUS = Path(os.environ.get("PROBE_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("PROBE_CORPUS", Path(__file__).resolve().parents[1] / "corpus"))
 THRESHOLD = 0.97
 KINDS = ("human_reply", "auto_reply", "bounce", "delivery_delay", "read_receipt", "unknown")
 

@@ -283,3 +283,57 @@ def test_huge_bodies_are_bounded() -> None:
                     "Oui\n" + "Merci\n" * 5000):
         extract_new_text(hostile)
     assert time.perf_counter() - start < 5
+
+
+# A quoted region ends at its last quoted line: (text, new text exactly, words that must be gone).
+QUOTE_REGIONS = [
+    # the "reply with the original message" form, answer typed below (the miss)
+    ("-------- Original Message --------\n> From: Probe <probe@example.org>\n> Subject: Abonnement\n>\n"
+     f"{QUOTED}\n\nOui, je m'abonne.", "Oui, je m'abonne.", ("Souhaitez", "Original")),
+    # the same with the headers left unquoted, only the body quoted
+    ("-------- Original Message --------\nSubject: Abonnement\nDate: Mon, 28 Sep 2015 10:02:00 +0200\n"
+     f"From: Probe <probe@example.org>\nTo: Marie\n\n{QUOTED}\n\nNon merci", "Non merci", ("Souhaitez", "Date")),
+    (f"-----Original Message-----\n{QUOTED}\n\nYes please", "Yes please", ("Souhaitez",)),
+    (f"-----Message d'origine-----\n{QUOTED}\nNon.\n", "Non.", ("Souhaitez",)),
+    (f"-----Ursprüngliche Nachricht-----\n{QUOTED}\n\nJa, gerne.", "Ja, gerne.", ("Souhaitez",)),
+    (f"-----Mensaje original-----\n{QUOTED}\n\nSí, claro.", "Sí, claro.", ("Souhaitez",)),
+    (f"-----Messaggio originale-----\n{QUOTED}\n\nSì, certo.", "Sì, certo.", ("Souhaitez",)),
+    (f"-----Oorspronkelijk bericht-----\n{QUOTED}\n\nJa graag.", "Ja graag.", ("Souhaitez",)),
+    (f"-----Mensagem original-----\n{QUOTED}\n\nSim, obrigado.", "Sim, obrigado.", ("Souhaitez",)),
+    # an Outlook header block whose body is quoted, answer below
+    ("From: Probe <probe@example.org>\nSent: Monday, September 28, 2015 10:02\nTo: John\nSubject: Test\n\n"
+     f"{QUOTED}\n\nYes, count me in.", "Yes, count me in.", ("Souhaitez", "Sent:")),
+    # inline answers between quoted blocks after a separator
+    ("-------- Original Message --------\n> Bonjour,\n> Souhaitez-vous recevoir notre lettre ?\n\nOui.\n\n"
+     "> Merci\n\nEt pensez à moi pour la suite.", "Oui.\n\nEt pensez à moi pour la suite.", ("Souhaitez", "Merci")),
+    # a forward that says where it stops (mutt), and the note written after it
+    ("----- Forwarded message from Probe <probe@example.org> -----\n\nDate: Mon, 28 Sep 2015\nFrom: Probe\n\n"
+     f"{QUESTION}\n\n----- End forwarded message -----\n\nPour toi, je pense que c'est oui.",
+     "Pour toi, je pense que c'est oui.", ("Souhaitez", "Forwarded")),
+    # s-nail/mailx quote with a tab after the attribution
+    ("Probe <probe@example.org> wrote:\n\n\tBonjour,\n\tSouhaitez-vous recevoir notre lettre ?\n\nOui merci",
+     "Oui merci", ("Souhaitez",)),
+    # top posting over an unquoted original: nothing marks its end, so it is all cut (unchanged)
+    (f"Oui\n\n-----Original Message-----\nFrom: Probe\nSent: Monday\n\n{QUESTION}\n\nCordialement", "Oui",
+     ("Souhaitez", "Cordialement")),
+    ("Begin forwarded message:\n\nFrom: Probe <probe@example.org>\nSubject: Abonnement\n\n"
+     f"{QUOTED}\n\nDo we want this? I'd say no.", "Do we want this? I'd say no.", ("Souhaitez",)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "gone"), QUOTE_REGIONS)
+def test_quoted_region_ends_at_its_last_quoted_line(text: str, expected: str, gone: tuple[str, ...]) -> None:
+    result = extract_new_text(text)
+    assert result.text == expected, result
+    for word in gone:
+        assert word not in result.text, result
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Hej,\n\nJa tak.\n\nMvh\nLars", "Hej,\n\nJa tak."),
+    ("Hei,\n\nGjerne.\n\nHilsen\nKari", "Hei,\n\nGjerne."),
+    ("Dzień dobry,\n\nTak, chętnie.\n\nPozdrawiam,\nPiotr", "Dzień dobry,\n\nTak, chętnie."),
+    ("Hallo,\n\nJa graag.\n\nGroetjes,\nSanne", "Hallo,\n\nJa graag."),
+])
+def test_closings_of_nordic_polish_dutch_signatures(text: str, expected: str) -> None:
+    assert extract_new_text(text).text == expected
