@@ -170,7 +170,8 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             if campaign is not None:
                 by = resolve_field(by, await agg.field_names(session, campaign.id))
         report = await build_report(session, settings.campaign.name, now=now, by=by,
-                                    source=str(settings.path), options=research_options(settings))
+                                    source=str(settings.path), options=research_options(settings),
+                                    variants=[v.name for v in settings.variants])
         if args.format == "json":
             out.write(render.render_json(report))
         elif args.format == "table":
@@ -508,5 +509,8 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
                     writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                     replies += 1
                     progress.advance()
+        from probe.cli.experiment_export import export_experiment
+
+        await export_experiment(session, settings, cid, folder, sep)
     progress.done()
     return sends, replies, raw_files

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from probe import csvout
 from probe.core.model import TargetState
 from probe.report import svg
+from probe.report.experiment import html_context as experiment_html
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
                        "time_to_answer_s", "time_to_answer", "bounced", "auto_replies", "disposition"]
@@ -319,6 +320,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
             [(wave_name(w), n) for w, n in report["answered_by_wave"].items()],
             title="Answers by the wave they followed")),
         "segments": segments,
+        "experiment": experiment_html(report),
         "review": [(str(r["id"]), _iso(r["received_at"]), r["sender"], r["subject"], r["new_text"][:300],
                     str(r["override_answer"] or r["answer"] or "")) for r in review],
         "notes": report.get("notes", []),

@@ -23,7 +23,7 @@ from probe.adapters.templates import TemplateSet, load_templates
 from probe.config import Settings, compute_plan_hash, read_secret
 from probe.core.answers import AnswerWords
 from probe.errors import InputError, PlanChangedError
-from probe.store.campaigns import get_campaign
+from probe.store.campaigns import get_campaign, stored_assignment
 from probe.store.engine import check_schema, make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
@@ -130,7 +130,8 @@ async def open_service(settings: Settings, *, check_plan: bool = False) -> Async
         if check_plan:
             service.require_campaign()
             assert campaign is not None
-            if compute_plan_hash(settings) != campaign.plan_hash:
+            assignment = await stored_assignment(sessions, campaign.id) if settings.variants else None
+            if compute_plan_hash(settings, assignment) != campaign.plan_hash:
                 raise PlanChangedError(
                     "the config, templates or targets changed since the last launch",
                     file=str(settings.path),

@@ -45,6 +45,8 @@ class PlannedTarget:
     email: str                        # lowercased
     fields: dict[str, str]
     due_times: tuple[datetime, ...]   # one aware UTC due time per wave
+    variant: str | None = None        # an experiment's assignment (stored once, never moved)
+    stratum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, c
         suppressed_emails = set((await s.execute(select(Suppression.email))).scalars())
         # Untyped text() reads skip SQLAlchemy's per-value result processing: 10x faster on 300,000 rows.
         existing = {row.email: row for row in await s.execute(
-            text("SELECT id, email, state, line, address, fields FROM target WHERE campaign_id = :c"),
+            text("SELECT id, email, state, line, address, fields, variant FROM target WHERE campaign_id = :c"),
             {"c": campaign_id})}
 
         counts = _Counts()
@@ -162,7 +164,8 @@ async def _bulk_insert(s: Any, table: Table, columns: Sequence[str], rows: list[
         await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", bound)
 
 
-_TARGET_COLUMNS = ("campaign_id", "email", "address", "line", "fields", "token", "state", "state_changed_at")
+_TARGET_COLUMNS = ("campaign_id", "email", "address", "line", "fields", "token", "state", "state_changed_at",
+                   "variant", "stratum")
 _SEND_COLUMNS = ("campaign_id", "target_id", "wave", "due_at", "planned_at", "state", "attempts", "last_error")
 
 
@@ -174,7 +177,8 @@ async def _add_targets(s: Any, campaign_id: int, new: list[PlannedTarget], suppr
     for t in new:
         blocked = t.email in suppressed_emails
         rows.append((campaign_id, t.email, t.address, t.line, t.fields, tokens.new_token(),
-                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None))
+                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None,
+                     t.variant, t.stratum))
         counts.suppressed += blocked
     await _bulk_insert(s, _TARGETS, _TARGET_COLUMNS, rows)
     ids = dict(tuple(r) for r in await s.execute(
@@ -218,6 +222,8 @@ async def _update_targets(s: Any, campaign_id: int, plan: dict[str, PlannedTarge
         fields = json.loads(row.fields) if isinstance(row.fields, str) else row.fields
         if (row.line, row.address, fields) != (t.line, t.address, t.fields):
             change.update(line=t.line, address=t.address, fields=t.fields)
+        if row.variant is None and t.variant is not None:   # first launched before the experiment
+            change.update(variant=t.variant, stratum=t.stratum)
         if email in suppressed_emails:
             counts.suppressed += 1
             if row.state in WAITING_STATES:
@@ -327,6 +333,17 @@ async def _replan_row_by_row(s: Any, campaign_id: int, waiting: dict[int, Planne
         await s.execute(update(Send).where(Send.id.in_(chunk))
                         .values(state=SendState.CANCELLED, last_error=WAVE_DROPPED)
                         .execution_options(synchronize_session=False))
+
+
+async def stored_assignment(db: Db, campaign_id: int | None) -> list[tuple[str, str, str]]:
+    """The experiment's stored assignment: (email, stratum, variant) of every assigned target, by email."""
+    if campaign_id is None:
+        return []
+    async with transaction(db) as s:
+        rows = await s.execute(select(Target.email, Target.stratum, Target.variant)
+                               .where(Target.campaign_id == campaign_id, Target.variant.is_not(None)))
+        # Sorted here, not by ORDER BY: collations differ between engines, the export must not.
+        return sorted((e, st or "", v) for e, st, v in rows)
 
 
 async def get_campaign(db: Db, name: str) -> Campaign | None:
