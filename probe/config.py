@@ -783,9 +783,8 @@ def _experiment_checks(data: dict[str, Any]) -> list[Problem]:
     out: list[Problem] = []
     if variants is None:
         if "templates" not in data:
-            out.append(Problem("templates", "required section is missing",
-                               'add [templates] with initial = "templates/initial.txt.j2", or [[variants]] '
-                               "for an experiment"))
+            # Worded as pydantic's own "missing" line (one form for every required section).
+            out.append(Problem("templates", "required key is missing", "add a [templates] section"))
         if experiment is not None:
             out.append(Problem("experiment", "an [experiment] without [[variants]]",
                                "add two or more [[variants]] (name, initial, reminders), or remove [experiment]"))
