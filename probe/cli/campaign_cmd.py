@@ -140,6 +140,15 @@ def run_validate(args: argparse.Namespace) -> int:
           f"{checked.targets.delimiter!r}-separated; {len(checked.targets.problems)} skipped)")
     print(f"  templates: {len(checked.due_times)} waves rendered for every target ({rows * len(checked.due_times)}"
           " messages)")
+    if checked.assignment and settings.experiment is not None:
+        from probe.core.assignment import balance
+
+        arms = [v.name for v in settings.variants]
+        counts = {v: sum(row[v] for row in balance(checked.assignment.values(), arms).values()) for v in arms}
+        strata = len({a.stratum for a in checked.assignment.values()})
+        print(f"  experiment: seed {settings.experiment.seed}, {strata} strata; "
+              + ", ".join(f"{v} {n}" for v, n in counts.items())
+              + " (a fresh draw; launch keeps the stored one for targets already assigned)")
     names = ["initial"] + [f"reminder {i}" for i in range(1, len(checked.due_times))]
     for name, due in zip(names, checked.due_times, strict=True):
         print(f"  {name}: {_local(due, zone)}")

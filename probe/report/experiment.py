@@ -37,7 +37,8 @@ NOTES = [
     "ci95 = Newcombe (1998) hybrid score interval, p_value = two-sided two-proportion z-test without "
     "continuity correction, or Fisher's exact test when an expected cell count is under 5 (test names it)",
     "balance: targets per stratum and arm; balance_fields: the arms' counts by each target field with at "
-    f"most {MAX_BALANCE_VALUES} values, with Pearson's chi-square test of independence",
+    f"most {MAX_BALANCE_VALUES} values (and at least 5 targets per value), with Pearson's chi-square test of "
+    "independence",
     CONDITIONAL_WARNING,
 ]
 
@@ -73,6 +74,9 @@ async def balance_fields(session: AsyncSession, campaign_id: int, order: Sequenc
             continue
         table = await store.field_by_variant(session, campaign_id, name, MAX_BALANCE_VALUES)
         if table is None or len(table) < 2:
+            continue
+        total = sum(sum(row.values()) for row in table.values())
+        if len(table) * 5 > total:   # mostly unique values (names): no cell could be tested
             continue
         rows = {value: {v: table[value].get(v, 0) for v in order} for value in sorted(table)}
         chi = chi_square_independence([list(r.values()) for r in rows.values()])
