@@ -103,7 +103,8 @@ class SmtpSender:
         except aiosmtplib.SMTPException as exc:
             if "certificate" in str(exc).lower():
                 raise SmtpError(f"{a.describe()}: TLS failed: {exc}", field="smtp.security",
-                                hint="the server's certificate is not trusted: set smtp.ca_file") from exc
+                                hint="the server's certificate is not trusted: set smtp.ca_file to its CA "
+                                     "(or, for a test server only, smtp.tls_verify = false)") from exc
             raise
         self._client = client
         return client
