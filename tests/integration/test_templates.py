@@ -363,7 +363,7 @@ def test_templates_compile_once_and_an_edit_is_seen(tmp_path: Path) -> None:
     path.write_text("Subject: Bonjour {{ nom }}\n\nTexte {{ nom }}\n", encoding="utf-8")
     first, again = TemplateSet.from_paths([path]), TemplateSet.from_paths([path])
     assert first.waves[0] is again.waves[0]   # the compiled template is reused
-    path.write_text("Subject: Au revoir {{ nom }}\n\nTexte {{ nom }}\n", encoding="utf-8")  # same size, same second
+    path.write_text("Subject: Au revoir {{ nom }}\n\nTexte {{ nom }}\n", encoding="utf-8")  # within the same second
     edited = TemplateSet.from_paths([path])
     assert edited.render({"nom": "Dupont"}, 0, "c", 2).subject == "Au revoir Dupont"
     (tmp_path / "initial.html.j2").write_text("<p>{{ nom }}</p>", encoding="utf-8")
