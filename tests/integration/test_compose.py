@@ -150,11 +150,12 @@ def test_encoded_words_never_split_a_character_and_fit_60() -> None:
         assert m is not None
 
 
-async def test_the_sender_puts_the_composed_bytes_on_the_wire(smtp_server: Any) -> None:
+@pytest.mark.parametrize("as_bytes", [False, True])
+async def test_the_sender_puts_the_composed_bytes_on_the_wire(smtp_server: Any, as_bytes: bool) -> None:
     message, raw, _ = build_both(CASES["awkward body"])
     sender = SmtpSender(SmtpAccount(host=smtp_server.host, port=smtp_server.port, security="none"))
     try:
-        outcome = await sender.send(message, sender="redaction@en-contact.example",
+        outcome = await sender.send(raw if as_bytes else message, sender="redaction@en-contact.example",
                                     recipient="elodie@banque-rive.example")
     finally:
         await sender.close()
