@@ -19,7 +19,9 @@ from pathlib import Path
 from probe.core.classify import classify
 from probe.core.message import parse_message
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# shared/ sits beside the checkout (/work/shared next to /work/main), or two levels up from a worktree.
+DEFAULT_CORPUS = next((p / "shared" / "corpus" for p in Path(__file__).resolve().parents
+                       if (p / "shared" / "corpus" / "messages").is_dir()), Path("shared/corpus"))
 
 
 def rate(files: list[bytes], fn: Callable[[bytes], object], rounds: int) -> float:
