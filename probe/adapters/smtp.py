@@ -119,12 +119,14 @@ class SmtpSender:
             raise SmtpError(f"{self.account.describe()}: cannot connect: {exc}", field="smtp.host",
                             hint="check smtp.host, smtp.port and smtp.security") from exc
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendOutcome:
+    async def send(self, message: EmailMessage | bytes, *, sender: str, recipient: str) -> SendOutcome:
+        """`message` as an EmailMessage (a ComposedMessage hands over its bytes as they are) or
+        as the CRLF wire bytes already."""
         try:
             client = await self._connected()
         except (aiosmtplib.SMTPException, OSError) as exc:
             return SendOutcome(OutcomeKind.TEMPORARY, f"connection failed: {exc}")
-        raw = message.as_bytes(policy=SMTP_POLICY)
+        raw = message if isinstance(message, bytes) else message.as_bytes(policy=SMTP_POLICY)
         mail_options = ["BODY=8BITMIME"] if not raw.isascii() and client.supports_extension(
             "8bitmime") else []
         try:
