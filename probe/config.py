@@ -396,6 +396,9 @@ class AnswersConfig(_Section):
 
 class DatabaseConfig(_Section):
     url: str = Field(default="sqlite:///probe.db", validate_default=True)
+    #: How long one transaction waits for SQLite's write lock (another probe command holds it) before
+    #: the pass ends with "the database is busy". PostgreSQL waits on row locks and ignores it.
+    busy_timeout: PositiveDuration = timedelta(minutes=5)
 
     @field_validator("url")
     @classmethod
@@ -409,6 +412,7 @@ class DatabaseConfig(_Section):
     def __repr_args__(self) -> Any:
         # repr() and str() show the URL with its password masked (logs, tracebacks).
         yield "url", self.display_url
+        yield "busy_timeout", self.busy_timeout
 
 
 class Settings(BaseModel):

@@ -1,9 +1,10 @@
 """Engines, sessions and the schema version: the one place that knows SQLite from PostgreSQL.
 
 SQLite gets the setup of LIBRARIES.md §3: our own BEGIN IMMEDIATE (so a transaction takes the write
-lock up front and waits busy_timeout for it instead of failing on a lock upgrade), foreign keys on,
-WAL. `upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it with no
-event loop running (from the CLI handler, or from a worker thread).
+lock up front and waits for it instead of failing on a lock upgrade), foreign keys on, WAL. The wait
+is locks.wait_for_lock: retried and logged for as long as `database.busy_timeout` allows, so every
+store function waits without knowing it. `upgrade` is synchronous because Alembic's async env.py
+calls asyncio.run(): call it with no event loop running (from the CLI handler, or from a worker thread).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from probe import resources
 from probe.errors import StoreError
+from probe.store.locks import STEP_MS, wait_for_lock
 
 log = logging.getLogger("probe.store")
 
@@ -63,23 +65,44 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # One short attempt per BEGIN; the retrying and the budget are in _sqlite_begin.
+    cursor.execute(f"PRAGMA busy_timeout={STEP_MS}")
     # 32 MB page cache (default 2 MB): a 300,000-send launch stops spilling index pages mid-transaction.
     cursor.execute("PRAGMA cache_size=-32000")
     cursor.close()
 
 
-def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+#: How long a transaction waits for SQLite's write lock unless the config says (database.busy_timeout).
+DEFAULT_BUSY_TIMEOUT_S = 300.0
 
 
-def make_engine(url: str) -> AsyncEngine:
+def _sqlite_begin(budget_s: float, where: str) -> Any:
+    def begin(conn: Connection) -> None:
+        # The raw DB-API cursor: a failed attempt must not go through SQLAlchemy's error handling,
+        # which would treat the half-begun transaction as broken.
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+
+        def attempt() -> None:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            finally:
+                cursor.close()
+
+        wait_for_lock(attempt, budget_s=budget_s, where=where)
+
+    return begin
+
+
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> AsyncEngine:
+    """The engine for `url`. On SQLite a transaction waits up to busy_timeout_s for the write lock."""
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
             engine = create_async_engine(full, pool_pre_ping=True)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
-            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin(busy_timeout_s, masked(url)))
         elif full.startswith("postgresql+asyncpg"):
             engine = create_async_engine(full, pool_pre_ping=True,
                                          connect_args={"server_settings": {"jit": "off"}})
