@@ -675,6 +675,9 @@ def read_secret(env_name: str | None, *, file: str, field: str) -> str | None:
         what = field.rpartition(".")[0] or "the account"
         raise ConfigError(f"environment variable {env_name} {state}", file=file, field=field,
                           hint=f"export {env_name}=… (the password of the [{what}] account) before running probe")
+    from probe.logs import register_secret
+
+    register_secret(value)   # masked by value in every log line and error message from now on
     return value
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from probe import __version__
 from probe.errors import InputError, ProbeError
-from probe.logs import setup_logging
+from probe.logs import redact, setup_logging
 
 COMMAND_MODULES = (
     "probe.cli.init_cmd",
@@ -66,12 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         if debug:
             raise
-        print(f"probe {args.command}: error: {exc}", file=sys.stderr)
+        print(redact(f"probe {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except ProbeError as exc:
         if debug:
             raise
-        print(f"probe {args.command}: {exc}", file=sys.stderr)
+        print(redact(f"probe {args.command}: {exc}"), file=sys.stderr)
         return 1
     except BrokenPipeError:
         # `probe replies … | head` closed the pipe: not an error, and nothing more to print.
@@ -84,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"probe {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-              "  run the same command with --debug for the traceback, and please report it",
+        print(redact(f"probe {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+                     "  run the same command with --debug for the traceback, and please report it"),
               file=sys.stderr)
         return 1
 
