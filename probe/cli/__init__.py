@@ -56,7 +56,21 @@ def _add_common_recursive(parser: argparse.ArgumentParser) -> None:
                 _add_common_recursive(child)
 
 
+#: Every file and folder probe creates — the SQLite database and its -wal/-shm, raw messages,
+#: exports, reports — is the owner's alone (0600 / 0700), whatever umask the user's shell has:
+#: they hold names, addresses and replies of real people.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)   # a caller running probe in-process (tests) keeps its own umask
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)

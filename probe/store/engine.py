@@ -176,6 +176,15 @@ def _check_sqlite_path(url: str) -> None:
                          hint=f"create {folder} or fix the [database] url")
 
 
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names, when it does not exist yet (upgrade is about to create it)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
+
+
 def upgrade(url: str) -> None:
     """Bring the database to the newest schema (alembic upgrade head). No event loop may be running."""
     try:
@@ -187,12 +196,16 @@ def upgrade(url: str) -> None:
     from alembic import command
 
     _check_sqlite_path(url)
+    new_file = _new_sqlite_file(url)
     cfg = _alembic_config(url)
     try:
         command.upgrade(cfg, "head")
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot upgrade database {masked(url)}: {exc}",
                          hint="check that the database exists, is reachable and is writable") from exc
+    if new_file is not None and new_file.exists():
+        # Created by this call: the owner's alone, whatever the umask (the CLI also sets 077).
+        new_file.chmod(0o600)
     log.info("database %s upgraded to %s", masked(url), head_revision())
 
 
