@@ -32,7 +32,6 @@ class DatabaseBusyError(StoreError):
     def __init__(self, where: str, waited_s: float) -> None:
         super().__init__(
             f"the database is busy: another probe command holds it ({where}, waited {waited_s:.0f} s)",
-            field="database.busy_timeout",
             hint="let the other command finish (probe status lists the running processes), then run this "
                  "one again; or raise [database] busy_timeout")
         self.waited_s = waited_s

@@ -54,3 +54,40 @@ def hold_lock_in_thread(db_file: Path, hold_s: float) -> tuple[threading.Event, 
     thread.start()
     assert held.wait(30)
     return held, thread
+
+
+class LoggingSmtpServer:
+    """tests/reliability/smtp_log_server.py in its own process; `accepted()` reads its log."""
+
+    def __init__(self, root: Path, *, faults: int | None = None, timeout_s: float = 2.0) -> None:
+        from tests.fixtures.smtp_server import free_port
+
+        self.port = free_port()
+        self.log = root / "smtp-accepted.log"
+        self.log.touch()
+        args = [sys.executable, "-m", "tests.reliability.smtp_log_server", str(self.port), str(self.log),
+                "--timeout-s", str(timeout_s)]
+        if faults is not None:
+            args += ["--faults", str(faults)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     cwd=Path(__file__).resolve().parents[2])
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready", "the SMTP log server did not start"
+
+    def lines(self) -> list[list[str]]:
+        return [line.split("\t") for line in self.log.read_text(encoding="utf-8").splitlines() if line]
+
+    def accepted(self) -> list[tuple[str, str]]:
+        """(Message-ID, recipient) of every message the server accepted, in order."""
+        return [(f[1], f[2].lower()) for f in self.lines() if f[0] == "accepted"]
+
+    def faults(self) -> list[str]:
+        return [f[1] for f in self.lines() if f[0] == "fault"]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
