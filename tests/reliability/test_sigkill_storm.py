@@ -46,7 +46,7 @@ def claimed(db_file: Path) -> int:
         return conn.execute("SELECT count(*) FROM send WHERE state = 'claimed'").fetchone()[0]
 
 
-def wait_until(condition, timeout_s: float, what: str) -> None:
+def wait_for(condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -82,7 +82,7 @@ def storm(campaign_factory, sqlite_url: str, tmp_path: Path, *, count: int, kill
             run = subprocess.Popen([*PROBE, "run", str(camp.config), "--now", sim.isoformat(), "--speed", str(speed)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
             try:
-                wait_until(lambda b=before, r=run: len(server.accepted()) > b or r.poll() is not None, 60,
+                wait_for(lambda b=before, r=run: len(server.accepted()) > b or r.poll() is not None, 60,
                            "a first send")
                 time.sleep(rng.uniform(0.0, 0.5))   # the random moment of the kill
                 os.kill(run.pid, signal.SIGKILL)
@@ -101,7 +101,7 @@ def storm(campaign_factory, sqlite_url: str, tmp_path: Path, *, count: int, kill
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         try:
             # its first pass turns the last killed run's claims into uncertain sends
-            wait_until(lambda: uncertain_count(db_file) == sum(in_doubt), 60, "the last claims marked uncertain")
+            wait_for(lambda: uncertain_count(db_file) == sum(in_doubt), 60, "the last claims marked uncertain")
             status = probe("status", camp.config, "--format", "json")
             uncertain = json.loads(status.stdout)["uncertain"]
             assert len(uncertain) == sum(in_doubt), status.stdout
@@ -109,7 +109,7 @@ def storm(campaign_factory, sqlite_url: str, tmp_path: Path, *, count: int, kill
             decisions = [(u["send_id"], u["message_id"] in delivered) for u in uncertain]
             if decisions:
                 resolve_all(camp.config, decisions)
-            wait_until(lambda: send_states(db_file).get("sent", 0) == count * WAVES, 240, "every wave sent")
+            wait_for(lambda: send_states(db_file).get("sent", 0) == count * WAVES, 240, "every wave sent")
         finally:
             last.send_signal(signal.SIGTERM)
             _, err = last.communicate(timeout=60)
