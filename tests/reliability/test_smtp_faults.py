@@ -21,7 +21,7 @@ from tests.reliability.helpers import PROBE, LoggingSmtpServer, probe, send_stat
 from tests.reliability.test_sigkill_storm import resolve_all, uncertain_count, wait_for, wave_of
 
 WAVES = 3
-NORMAL = 80
+NORMAL = 40
 
 
 def fault_targets() -> list[dict[str, str]]:
