@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
 from tests.reliability.conftest import targets
-from tests.reliability.helpers import PROBE
-
-
-def run_with_open_umask(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """The CLI started from a shell whose umask is 000 (every file world-readable and writable)."""
-    return subprocess.run([*PROBE, *map(str, args)], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0))
+from tests.reliability.helpers import probe_session
 
 
 def mode(path: Path) -> int:
@@ -36,16 +29,15 @@ def test_database_exports_and_raw_messages_are_owner_only(campaign_factory, smtp
     db.parent.mkdir()
     rows = targets(2)
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=f"sqlite:///{db}", targets=rows)
-    assert run_with_open_umask("launch", camp.config).returncode == 0
-    assert run_with_open_umask("tick", camp.config, "--now", "2015-09-28T09:00").returncode == 0
     (camp.path / "reply.eml").write_bytes(reply(rows[0]["email"]))
-    r = run_with_open_umask("import", camp.config, camp.path / "reply.eml")
-    assert r.returncode == 0, r.stderr
     out = tmp_path / "evidence"
-    r = run_with_open_umask("export", camp.config, "--output", out)
-    assert r.returncode == 0, r.stderr
-    r = run_with_open_umask("report", camp.config, "--format", "csv", "--output", tmp_path / "report.csv")
-    assert r.returncode == 0, r.stderr
+    results = probe_session([["launch", camp.config], ["tick", camp.config, "--now", "2015-09-28T09:00"],
+                             ["import", camp.config, camp.path / "reply.eml"],
+                             ["export", camp.config, "--output", out],
+                             ["report", camp.config, "--format", "csv", "--output", tmp_path / "report.csv"]],
+                            umask=0)   # started from a shell whose umask is 000
+    for r in results:
+        assert r.returncode == 0, (r.args, r.stderr)
 
     for path in [db, *db.parent.glob("probe.db-*")]:
         assert mode(path) == 0o600, (path, oct(mode(path)))

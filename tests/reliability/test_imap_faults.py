@@ -20,7 +20,7 @@ import pytest
 
 from tests.fixtures.dovecot import _descendants
 from tests.reliability.conftest import targets
-from tests.reliability.helpers import PROBE, probe, sqlite_path
+from tests.reliability.helpers import PROBE, probe, probe_session, sqlite_path
 from tests.reliability.test_sigkill_storm import wait_for
 
 FOLDER = "Replies"
@@ -66,9 +66,9 @@ def campaign(campaign_factory, smtp_server, dovecot_user, sqlite_url):
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=sqlite_url, targets=targets(10), imap=imap)
     dovecot_user.create_folder(FOLDER)
     env = {**os.environ, "PROBE_REL_IMAP_PW": dovecot_user.password}
-    assert probe("launch", camp.config, env=env).returncode == 0
-    r = probe("tick", camp.config, "--now", "2015-09-28T09:00", env=env)
-    assert r.returncode == 0, r.stderr
+    launched, ticked = probe_session([["launch", camp.config], ["tick", camp.config, "--now", "2015-09-28T09:00"]],
+                                     env=env)
+    assert launched.returncode == 0 and ticked.returncode == 0, ticked.stderr
     return camp, env, smtp_server.handler.wait_for(10), sqlite_path(sqlite_url)
 
 

@@ -93,7 +93,7 @@ def test_lock_held_past_the_budget_ends_the_pass_cleanly(campaign_factory, smtp_
     assert send_states(db_file)["sent"] == 3
 
 
-@pytest.mark.parametrize("ticks, count", [pytest.param(12, 48, id="12x48"),
+@pytest.mark.parametrize("ticks, count", [pytest.param(10, 40, id="10x40"),
                                           pytest.param(30, 60, id="30x60", marks=pytest.mark.slow)])
 def test_overlapping_ticks_send_everything_once(campaign_factory, smtp_server, sqlite_url, ticks, count):
     rows = targets(count)

@@ -20,7 +20,7 @@ from probe.adapters.smtp import SmtpAccount
 from probe.logs import RedactSecrets, redact, register_secret
 from tests.fixtures.smtp_server import RecordingHandler, free_port
 from tests.reliability.conftest import targets
-from tests.reliability.helpers import probe
+from tests.reliability.helpers import probe, probe_session
 
 PASSWORD = 'Xyzzy "pw" 7Q-sekr3t'
 WRONG = 'Plugh "pw" 9Z-sekr3t'
@@ -79,12 +79,13 @@ def test_failing_smtp_login_leaks_the_password_nowhere(campaign_factory, sqlite_
     camp = campaign_factory(smtp_port=auth_smtp, db_url=sqlite_url, targets=targets(2),
                             sections={"smtp": {"username": "a b", "password_env": "PROBE_REL_SMTP_PW"}})
     env = {**os.environ, "PROBE_REL_SMTP_PW": PASSWORD}
-    assert probe("launch", camp.config, env=env).returncode == 0
-    outputs = []
-    for args in (["tick", "--now", "2015-09-28T09:00", "-v"], ["tick", "--now", "2015-09-28T10:00", "--debug"],
-                 ["export", "--output", str(camp.path / "export")]):
-        r = probe(args[0], camp.config, *args[1:], env=env)
-        outputs.append((r.stdout + r.stderr).encode())
+    results = probe_session([["launch", camp.config], ["tick", camp.config, "--now", "2015-09-28T09:00", "-v"],
+                             ["export", camp.config, "--output", camp.path / "export"]], env=env)
+    assert results[0].returncode == 0
+    outputs = [(r.stdout + r.stderr).encode() for r in results]
+    r = probe("tick", camp.config, "--now", "2015-09-28T10:00", "--debug", env=env)   # tracebacks on
+    outputs.append((r.stdout + r.stderr).encode())
+    outputs = outputs[1:]
     assert b"535" in outputs[0] or b"smtp" in outputs[0].lower(), outputs[0]   # the login did fail
     assert b"smtp.username" in outputs[0] or b"smtp" in outputs[0]
     written = everything_written(camp.path) + everything_written(Path(sqlite_url.removeprefix("sqlite:///")).parent)
@@ -97,12 +98,13 @@ def test_failing_imap_login_leaks_the_password_nowhere(campaign_factory, sqlite_
             "password_env": "PROBE_REL_IMAP_PW", "folder": "INBOX"}
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=sqlite_url, targets=targets(2), imap=imap)
     env = {**os.environ, "PROBE_REL_IMAP_PW": WRONG}
-    assert probe("launch", camp.config, env=env).returncode == 0
-    outputs = []
-    for args in (["tick", "--now", "2015-09-28T09:00", "-v"], ["tick", "--now", "2015-09-28T10:00", "--debug"],
-                 ["status"]):
-        r = probe(args[0], camp.config, *args[1:], env=env)
-        outputs.append((r.stdout + r.stderr).encode())
+    results = probe_session([["launch", camp.config], ["tick", camp.config, "--now", "2015-09-28T09:00", "-v"],
+                             ["status", camp.config]], env=env)
+    assert results[0].returncode == 0
+    outputs = [(r.stdout + r.stderr).encode() for r in results]
+    r = probe("tick", camp.config, "--now", "2015-09-28T10:00", "--debug", env=env)   # tracebacks on
+    outputs.insert(1, (r.stdout + r.stderr).encode())
+    outputs = outputs[1:]
     assert b"imap" in outputs[0].lower(), outputs[0]
     written = everything_written(camp.path) + everything_written(Path(sqlite_url.removeprefix("sqlite:///")).parent)
     assert leaks(WRONG, *outputs, written) == []

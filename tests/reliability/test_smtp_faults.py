@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import PROBE, LoggingSmtpServer, probe, send_states, sqlite_path
+from tests.reliability.helpers import PROBE, LoggingSmtpServer, probe, probe_session, send_states, sqlite_path
 from tests.reliability.test_sigkill_storm import resolve_all, uncertain_count, wait_for, wave_of
 
 WAVES = 3
@@ -106,7 +106,8 @@ def test_554_to_the_initial_email_gets_no_reminder(campaign_factory, smtp_server
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=sqlite_url,
                             targets=[{"email": "spam0@strict.example.com", "prenom": "P", "nom": "N", "secteur": "x"}],
                             sections={"schedule": {"close_after": "90d"}})
-    assert probe("launch", camp.config, "--now", "2015-09-27T12:00").returncode == 0
-    for now in ("2015-09-28T09:00", "2015-10-05T09:00", "2015-10-11T09:00"):
-        probe("tick", camp.config, "--now", now)
+    results = probe_session([["launch", camp.config, "--now", "2015-09-27T12:00"],
+                             *(["tick", camp.config, "--now", now]
+                               for now in ("2015-09-28T09:00", "2015-10-05T09:00", "2015-10-11T09:00"))])
+    assert results[0].returncode == 0
     assert len(smtp_server.handler.data_script) == 2, "a reminder was tried after the initial email was refused"
