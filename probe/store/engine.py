@@ -76,23 +76,23 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 DEFAULT_BUSY_TIMEOUT_S = 300.0
 
 
-def _sqlite_begin(budget_s: float, where: str) -> Any:
-    def begin(conn: Connection) -> None:
-        # The raw DB-API cursor: a failed attempt must not go through SQLAlchemy's error handling,
-        # which would treat the half-begun transaction as broken.
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
+def _sqlite_begin(conn: Connection) -> None:
+    # One module-level listener (callers such as the report swap it for a deferred BEGIN by
+    # identity); its budget rides on the engine (make_engine sets it).
+    budget_s = getattr(conn.engine, "probe_busy_timeout_s", DEFAULT_BUSY_TIMEOUT_S)
+    # The raw DB-API cursor: a failed attempt must not go through SQLAlchemy's error handling,
+    # which would treat the half-begun transaction as broken.
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
 
-        def attempt() -> None:
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-            finally:
-                cursor.close()
+    def attempt() -> None:
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
-        wait_for_lock(attempt, budget_s=budget_s, where=where)
-
-    return begin
+    wait_for_lock(attempt, budget_s=budget_s, where=masked(str(conn.engine.url)))
 
 
 def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> AsyncEngine:
@@ -102,7 +102,8 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
         if full.startswith("sqlite"):
             engine = create_async_engine(full, pool_pre_ping=True)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
-            event.listen(engine.sync_engine, "begin", _sqlite_begin(busy_timeout_s, masked(url)))
+            engine.sync_engine.probe_busy_timeout_s = busy_timeout_s  # type: ignore[attr-defined]
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
         elif full.startswith("postgresql+asyncpg"):
             engine = create_async_engine(full, pool_pre_ping=True,
                                          connect_args={"server_settings": {"jit": "off"}})
