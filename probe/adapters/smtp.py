@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from enum import StrEnum
@@ -42,7 +42,7 @@ class SmtpAccount:
     port: int
     security: Literal["tls", "starttls", "none"]
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     tls_verify: bool = True
     ca_file: Path | None = None
     timeout_s: float = 60.0
