@@ -15,8 +15,6 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from tests.reliability.helpers import PROBE, LoggingSmtpServer, probe, probe_session, send_states, sqlite_path
 from tests.reliability.test_sigkill_storm import resolve_all, uncertain_count, wait_for, wave_of
 
@@ -99,9 +97,6 @@ def test_smtp_faults_are_retried_settled_or_refused_and_never_doubled(campaign_f
     assert states["failed"] + states.get("cancelled", 0) == 6 * WAVES, states
 
 
-@pytest.mark.xfail(strict=True, reason="store/sends.py record_failed(bounce_target=False) leaves the reminders "
-                   "scheduled after the initial email is refused (554), so waves 1 and 2 are tried too; DESIGN: "
-                   "an undelivered target gets no reminder (lifecycle engineer's file, issue 10)")
 def test_554_to_the_initial_email_gets_no_reminder(campaign_factory, smtp_server, sqlite_url):
     """DESIGN: the message itself refused → the target is undelivered and gets no reminder."""
     smtp_server.handler.data_script = ["554 5.7.1 message refused"] * 3
