@@ -2,12 +2,17 @@
 against a raw baseline in the same run (csv module + sqlite3 executemany of the same rows).
 
     .venv/bin/python benchmarks/launch.py [--targets 100000] [--postgres]
+
+Each probe command and the baseline run in their own process; the peak RSS printed is that
+process's (os.wait4), taken while this parent is still small, since Linux carries a parent's RSS
+at fork into the child's ru_maxrss.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -50,13 +55,22 @@ url = "{db_url}"
     return config
 
 
-def timed(*args: str) -> float:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "probe", *args], capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"probe {' '.join(args)} failed:\n{done.stderr}")
-    return elapsed
+def run_child(command: list[str]) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of one child process."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-3000:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def timed(*args: str) -> tuple[float, float, float]:
+    return run_child([sys.executable, "-m", "probe", *args])
 
 
 def raw_baseline(folder: Path) -> float:
@@ -79,7 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true", help="also on postgresql://postgres@127.0.0.1/…")
+    parser.add_argument("--raw-baseline", type=Path, help=argparse.SUPPRESS)   # the baseline's own process
     args = parser.parse_args()
+    if args.raw_baseline:
+        raw_baseline(args.raw_baseline)
+        return
+    print(f"{args.targets} targets × 3 waves, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs, "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         engines = [("sqlite", f"sqlite:///{folder}/probe.db")]
@@ -95,14 +115,17 @@ def main() -> None:
                     else None
                 assert config is not None
                 if baseline is None:
-                    baseline = raw_baseline(folder / engine)
-                    print(f"raw baseline (csv + sqlite3 executemany, {args.targets} targets × 3): {baseline:.1f} s")
-                validate = timed("validate", str(config))
-                launch = timed("launch", str(config))
-                relaunch = timed("launch", str(config))
-                print(f"{engine}: validate {validate:.1f} s, launch {launch:.1f} s "
-                      f"(validate+launch {validate + launch:.1f} s, {(validate + launch) / baseline:.1f}× the "
-                      f"baseline), relaunch unchanged {relaunch:.1f} s")
+                    baseline, base_cpu, base_rss = run_child([sys.executable, __file__, "--raw-baseline",
+                                                              str(folder / engine)])
+                    print(f"raw baseline (csv + sqlite3 executemany, {args.targets} targets × 3, own process): "
+                          f"{baseline:.1f} s, CPU {base_cpu:.1f} s, peak RSS {base_rss:.0f} MB", flush=True)
+                validate, v_cpu, v_rss = timed("validate", str(config))
+                launch, l_cpu, l_rss = timed("launch", str(config))
+                relaunch, _, _ = timed("launch", str(config))
+                print(f"{engine}: validate {validate:.1f} s (CPU {v_cpu:.1f} s, peak RSS {v_rss:.0f} MB), "
+                      f"launch {launch:.1f} s (CPU {l_cpu:.1f} s, peak RSS {l_rss:.0f} MB); "
+                      f"validate+launch {validate + launch:.1f} s = {(validate + launch) / baseline:.1f}× the "
+                      f"baseline; relaunch unchanged {relaunch:.1f} s", flush=True)
         finally:
             if args.postgres:
                 subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",

@@ -468,6 +468,9 @@ class AnswersConfig(_Section):
 
 class DatabaseConfig(_Section):
     url: str = Field(default="sqlite:///probe.db", validate_default=True)
+    #: How long one transaction waits for SQLite's write lock (another probe command holds it) before
+    #: the pass ends with "the database is busy". PostgreSQL waits on row locks and ignores it.
+    busy_timeout: PositiveDuration = timedelta(minutes=5)
 
     @field_validator("url")
     @classmethod
@@ -481,6 +484,7 @@ class DatabaseConfig(_Section):
     def __repr_args__(self) -> Any:
         # repr() and str() show the URL with its password masked (logs, tracebacks).
         yield "url", self.display_url
+        yield "busy_timeout", self.busy_timeout
 
 
 class ReportConfig(_Section):
@@ -821,6 +825,9 @@ def read_secret(env_name: str | None, *, file: str, field: str) -> str | None:
         what = field.rpartition(".")[0] or "the account"
         raise ConfigError(f"environment variable {env_name} {state}", file=file, field=field,
                           hint=f"export {env_name}=… (the password of the [{what}] account) before running probe")
+    from probe.logs import register_secret
+
+    register_secret(value)   # masked by value in every log line and error message from now on
     return value
 
 

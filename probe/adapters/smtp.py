@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from enum import StrEnum
@@ -42,7 +42,7 @@ class SmtpAccount:
     port: int
     security: Literal["tls", "starttls", "none"]
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     tls_verify: bool = True
     ca_file: Path | None = None
     timeout_s: float = 60.0
@@ -103,7 +103,8 @@ class SmtpSender:
         except aiosmtplib.SMTPException as exc:
             if "certificate" in str(exc).lower():
                 raise SmtpError(f"{a.describe()}: TLS failed: {exc}", field="smtp.security",
-                                hint="the server's certificate is not trusted: set smtp.ca_file") from exc
+                                hint="the server's certificate is not trusted: set smtp.ca_file to its CA "
+                                     "(or, for a test server only, smtp.tls_verify = false)") from exc
             raise
         self._client = client
         return client
@@ -118,12 +119,14 @@ class SmtpSender:
             raise SmtpError(f"{self.account.describe()}: cannot connect: {exc}", field="smtp.host",
                             hint="check smtp.host, smtp.port and smtp.security") from exc
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendOutcome:
+    async def send(self, message: EmailMessage | bytes, *, sender: str, recipient: str) -> SendOutcome:
+        """`message` as an EmailMessage (a ComposedMessage hands over its bytes as they are) or
+        as the CRLF wire bytes already."""
         try:
             client = await self._connected()
         except (aiosmtplib.SMTPException, OSError) as exc:
             return SendOutcome(OutcomeKind.TEMPORARY, f"connection failed: {exc}")
-        raw = message.as_bytes(policy=SMTP_POLICY)
+        raw = message if isinstance(message, bytes) else message.as_bytes(policy=SMTP_POLICY)
         mail_options = ["BODY=8BITMIME"] if not raw.isascii() and client.supports_extension(
             "8bitmime") else []
         try:

@@ -144,9 +144,34 @@ def _compile(env: ImmutableSandboxedEnvironment, source: str, path: Path, first_
                             hint="check the {{ }} and {% %} pairs on that line") from None
 
 
+# Compiled templates by (path, HTML path, their text): Jinja2 compiles to Python source and
+# exec()s it, about a millisecond a part, so a process that opens the campaign again (the daemon,
+# each pass of the tests) reuses them. Keyed by content, not mtime, so an edit within the
+# filesystem's timestamp granularity is never missed.
+_COMPILED: dict[tuple[str, str, str | None, str | None], WaveTemplate] = {}
+_COMPILED_MAX = 64
+
+
 def parse_template(path: Path, html_path: Path | None = None) -> WaveTemplate:
     """Split and compile one template file (and its HTML alternative, if it exists)."""
-    text = _read(path).replace("\r\n", "\n").replace("\r", "\n")
+    source = _read(path)
+    html_source = None
+    if html_path is not None and html_path != path and html_path.is_file():
+        html_source = _read(html_path)
+    else:
+        html_path = None
+    key = (str(path), source, str(html_path) if html_path else None, html_source)
+    cached = _COMPILED.get(key)
+    if cached is None:
+        cached = _parse_template(path, source, html_path, html_source)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = cached
+    return cached
+
+
+def _parse_template(path: Path, source: str, html_path: Path | None, html_source: str | None) -> WaveTemplate:
+    text = source.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     raw: list[tuple[str, str, int]] = []
     body_start = None
@@ -186,8 +211,8 @@ def parse_template(path: Path, html_path: Path | None = None) -> WaveTemplate:
     body_source = "\n".join(lines[body_start - 1:])
     body = _Part(path, body_start, *_compile(_TEXT_ENV, body_source, path, body_start, "the body"))
     html = None
-    if html_path is not None and html_path != path and html_path.is_file():
-        html = _Part(html_path, 1, *_compile(_HTML_ENV, _read(html_path), html_path, 1, "the HTML body"))
+    if html_path is not None and html_source is not None:
+        html = _Part(html_path, 1, *_compile(_HTML_ENV, html_source, html_path, 1, "the HTML body"))
     return WaveTemplate(path, subject, tuple(h for h in headers if h is not subject), body, html)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from probe import __version__
 from probe.errors import InputError, ProbeError
-from probe.logs import setup_logging
+from probe.logs import redact, setup_logging
 
 COMMAND_MODULES = (
     "probe.cli.init_cmd",
@@ -58,7 +58,21 @@ def _add_common_recursive(parser: argparse.ArgumentParser) -> None:
                 _add_common_recursive(child)
 
 
+#: Every file and folder probe creates — the SQLite database and its -wal/-shm, raw messages,
+#: exports, reports — is the owner's alone (0600 / 0700), whatever umask the user's shell has:
+#: they hold names, addresses and replies of real people.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)   # a caller running probe in-process (tests) keeps its own umask
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -68,12 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         if debug:
             raise
-        print(f"probe {args.command}: error: {exc}", file=sys.stderr)
+        print(redact(f"probe {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except ProbeError as exc:
         if debug:
             raise
-        print(f"probe {args.command}: {exc}", file=sys.stderr)
+        print(redact(f"probe {args.command}: {exc}"), file=sys.stderr)
         return 1
     except BrokenPipeError:
         # `probe replies … | head` closed the pipe: not an error, and nothing more to print.
@@ -86,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"probe {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-              "  run the same command with --debug for the traceback, and please report it",
+        print(redact(f"probe {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+                     "  run the same command with --debug for the traceback, and please report it"),
               file=sys.stderr)
         return 1
 

@@ -134,6 +134,10 @@ def auto_reply_header(msg: ParsedMessage) -> Verdict | None:
             or bounces.DELAY_SUBJECT.search(msg.subject_lc)) and (bounces.bounce_reason(msg)
                                                                    or bounces.delay_reason(msg)):
         return None
+    # The header says "automatic"; the text may say more that a report needs: the person has left
+    # (AAPOR "not eligible"), whichever rule fired first.
+    if autoreply.NO_LONGER.search(msg.subject_lc) or autoreply.NO_LONGER.search(own_text(msg)):
+        return Verdict(MessageKind.AUTO_REPLY, (reason, "no-longer-with-company"))
     return _verdict(MessageKind.AUTO_REPLY, reason)
 
 

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
-from probe.errors import InputError, MailServerError, ProbeError
+from probe.errors import InputError, MailServerError, ProbeError, StoreError
 from probe.service.clock import Clock
 from probe.service.tick import run_pass
 
@@ -54,6 +55,8 @@ class Daemon:
         #: Set while the mailbox watch waits for news (tests and the demo synchronise on it).
         self.watching = asyncio.Event()
         self.watcher_connected = False
+        #: Set while the database cannot be reached (restart, failover): logged once, not every pass.
+        self.database_down_since: datetime | None = None
 
     async def scheduled_pass(self) -> None:
         # While the watcher holds the mailbox open it does the polling (one IMAP connection per
@@ -78,6 +81,21 @@ class Daemon:
                 self.stop_event.set()
             except MailServerError as exc:
                 log.error("pass failed, will try again at the next one: %s", exc)
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                # The database went away (a PostgreSQL restart, a failover, SQLite busy past its
+                # budget): the pool reconnects (pool_pre_ping) and the next pass goes on. Sends this
+                # pass had claimed but not recorded become `uncertain` once their lease runs out.
+                if self.database_down_since is None:
+                    self.database_down_since = datetime.now(UTC)
+                    log.error("pass failed: the database cannot be used (%s); trying again at every pass",
+                              str(exc).splitlines()[0][:300])
+                else:
+                    log.debug("database still unusable: %s", str(exc).splitlines()[0][:300])
+                return
+            if self.database_down_since is not None:
+                log.warning("the database is back (it was unusable since %s)",
+                            self.database_down_since.isoformat(timespec="seconds"))
+                self.database_down_since = None
 
     async def watch_mailbox(self) -> None:
         """Wake a pass as soon as the server announces a new message (IDLE), else every poll_every."""

@@ -120,7 +120,8 @@ class Service:
 async def open_service(settings: Settings, *, check_plan: bool = False) -> AsyncIterator[Service]:
     """Open the campaign's database. With check_plan, the stored plan must match the files on disk
     (DESIGN.md: tick and run refuse a changed plan until `launch` is run again)."""
-    engine = make_engine(settings.database.url)
+    engine = make_engine(settings.database.url,
+                         busy_timeout_s=settings.database.busy_timeout.total_seconds())
     try:
         await check_schema(engine)
         sessions = make_sessionmaker(engine)

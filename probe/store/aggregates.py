@@ -447,8 +447,14 @@ def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[An
     )
     if not include_all:
         unsure = sa.cast(InboundMessage.reasons, sa.Text).like('%"unsure:%')  # JSON list, as text on both engines
+        # An unclear reply that a later yes/no of the same target replaced no longer decides anything
+        # (lifecycle: the first clear answer decides); `review` lists the change itself apart.
+        superseded = sa.and_(InboundMessage.answer == Answer.UNCLEAR,
+                             Target.deciding_message_id.is_not(None),
+                             Target.deciding_message_id != InboundMessage.id,
+                             Target.answer.in_([Answer.YES, Answer.NO]))
         stmt = stmt.where(sa.or_(InboundMessage.answer == Answer.UNCLEAR, unsure),
-                          InboundMessage.override_answer.is_(None))
+                          InboundMessage.override_answer.is_(None), sa.not_(superseded))
     return stmt
 
 

@@ -1,9 +1,10 @@
 """Engines, sessions and the schema version: the one place that knows SQLite from PostgreSQL.
 
 SQLite gets the setup of LIBRARIES.md §3: our own BEGIN IMMEDIATE (so a transaction takes the write
-lock up front and waits busy_timeout for it instead of failing on a lock upgrade), foreign keys on,
-WAL. `upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it with no
-event loop running (from the CLI handler, or from a worker thread).
+lock up front and waits for it instead of failing on a lock upgrade), foreign keys on, WAL. The wait
+is locks.wait_for_lock: retried and logged for as long as `database.busy_timeout` allows, so every
+store function waits without knowing it. `upgrade` is synchronous because Alembic's async env.py
+calls asyncio.run(): call it with no event loop running (from the CLI handler, or from a worker thread).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from probe import resources
 from probe.errors import StoreError
+from probe.store.locks import STEP_MS, wait_for_lock
 
 log = logging.getLogger("probe.store")
 
@@ -63,22 +65,44 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # One short attempt per BEGIN; the retrying and the budget are in _sqlite_begin.
+    cursor.execute(f"PRAGMA busy_timeout={STEP_MS}")
     # 32 MB page cache (default 2 MB): a 300,000-send launch stops spilling index pages mid-transaction.
     cursor.execute("PRAGMA cache_size=-32000")
     cursor.close()
 
 
+#: How long a transaction waits for SQLite's write lock unless the config says (database.busy_timeout).
+DEFAULT_BUSY_TIMEOUT_S = 300.0
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # One module-level listener (callers such as the report swap it for a deferred BEGIN by
+    # identity); its budget rides on the engine (make_engine sets it).
+    budget_s = getattr(conn.engine, "probe_busy_timeout_s", DEFAULT_BUSY_TIMEOUT_S)
+    # The raw DB-API cursor: a failed attempt must not go through SQLAlchemy's error handling,
+    # which would treat the half-begun transaction as broken.
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+
+    def attempt() -> None:
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
+
+    wait_for_lock(attempt, budget_s=budget_s, where=masked(str(conn.engine.url)))
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> AsyncEngine:
+    """The engine for `url`. On SQLite a transaction waits up to busy_timeout_s for the write lock."""
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
             engine = create_async_engine(full, pool_pre_ping=True)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
+            engine.sync_engine.probe_busy_timeout_s = busy_timeout_s  # type: ignore[attr-defined]
             event.listen(engine.sync_engine, "begin", _sqlite_begin)
         elif full.startswith("postgresql+asyncpg"):
             engine = create_async_engine(full, pool_pre_ping=True,
@@ -153,6 +177,15 @@ def _check_sqlite_path(url: str) -> None:
                          hint=f"create {folder} or fix the [database] url")
 
 
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names, when it does not exist yet (upgrade is about to create it)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
+
+
 def upgrade(url: str) -> None:
     """Bring the database to the newest schema (alembic upgrade head). No event loop may be running."""
     try:
@@ -164,12 +197,16 @@ def upgrade(url: str) -> None:
     from alembic import command
 
     _check_sqlite_path(url)
+    new_file = _new_sqlite_file(url)
     cfg = _alembic_config(url)
     try:
         command.upgrade(cfg, "head")
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot upgrade database {masked(url)}: {exc}",
                          hint="check that the database exists, is reachable and is writable") from exc
+    if new_file is not None and new_file.exists():
+        # Created by this call: the owner's alone, whatever the umask (the CLI also sets 077).
+        new_file.chmod(0o600)
     log.info("database %s upgraded to %s", masked(url), head_revision())
 
 

@@ -356,3 +356,15 @@ async def test_message_survives_a_real_smtp_server(smtp_server: Any) -> None:
     assert got["Message-ID"] == "<probe.abc.0@en-contact.example>"
     assert "Crédit & Cie" in got.get_body(("plain",)).get_content()
     assert "Crédit &amp; Cie" in got.get_body(("html",)).get_content()
+
+
+def test_templates_compile_once_and_an_edit_is_seen(tmp_path: Path) -> None:
+    path = tmp_path / "initial.txt.j2"
+    path.write_text("Subject: Bonjour {{ nom }}\n\nTexte {{ nom }}\n", encoding="utf-8")
+    first, again = TemplateSet.from_paths([path]), TemplateSet.from_paths([path])
+    assert first.waves[0] is again.waves[0]   # the compiled template is reused
+    path.write_text("Subject: Au revoir {{ nom }}\n\nTexte {{ nom }}\n", encoding="utf-8")  # within the same second
+    edited = TemplateSet.from_paths([path])
+    assert edited.render({"nom": "Dupont"}, 0, "c", 2).subject == "Au revoir Dupont"
+    (tmp_path / "initial.html.j2").write_text("<p>{{ nom }}</p>", encoding="utf-8")
+    assert TemplateSet.from_paths([path]).render({"nom": "D"}, 0, "c", 2).html == "<p>D</p>"

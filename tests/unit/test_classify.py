@@ -524,3 +524,15 @@ def test_cli_through_python_m_probe(tmp_path: Path) -> None:
     no_args = subprocess.run([sys.executable, "-m", "probe", "classify"], capture_output=True, text=True,
                              timeout=120, check=False)
     assert no_args.returncode == 2 and "Traceback" not in no_args.stderr
+
+
+def test_no_longer_with_the_company_is_kept_when_rfc3834_headers_decide_first() -> None:
+    """The report counts such a target as not eligible (AAPOR NE) by this reason, whichever rule fired."""
+    raw = mail("Automatic reply: Your subscription", "John Smith is no longer with Example Corp. Please contact "
+               "sales@example.com.", headers={"Auto-Submitted": "auto-replied"}, threaded=True)
+    _, result = classify_bytes(raw)
+    assert result.kind == K.AUTO_REPLY
+    assert "no-longer-with-company" in result.reasons
+    plain = mail("Automatic reply: Your subscription", "I am out of the office until Monday.",
+                 headers={"Auto-Submitted": "auto-replied"}, threaded=True)
+    assert "no-longer-with-company" not in classify_bytes(plain)[1].reasons

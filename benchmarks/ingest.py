@@ -1,0 +1,175 @@
+"""Ingest: N replies waiting in Dovecot, one `probe tick` (poll + parse + classify + match + store,
+the whole process), against a bare aioimaplib `UID FETCH a:b (BODY.PEEK[])` of the same messages (in
+probe's batches of 25) and the stdlib imaplib doing the same, in the same run (target: probe ≥ 0.5×
+aioimaplib).
+
+    .venv/bin/python benchmarks/ingest.py [--replies 10000] [--engines sqlite,postgresql]
+
+A campaign of N targets is launched (not timed); each target's reply (to its Reply-To token
+address: 70 % a short yes/no, 20 % with the quoted original, 10 % out-of-office auto-replies) is
+written into the maildir, so every message matches. The tick runs with --now before the first
+wave is due, so it sends nothing. Dovecot runs from tests/fixtures/dovecot.py on a loopback port.
+Classification alone over the corpus: benchmarks/classify.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import imaplib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aioimaplib
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from send import write_campaign  # noqa: E402
+
+from tests.fixtures.dovecot import DovecotServer, DovecotUser, dovecot_available  # noqa: E402
+
+BEFORE_START = "2015-09-27T12:00:00+02:00"    # the first wave is due the next day: nothing is sent
+PASSWORD_ENV = "PROBE_BENCH_IMAP_PASSWORD"
+# The baselines fetch in UID ranges of probe's own batch size (ImapMailbox.batch_size): one
+# `UID FETCH 1:*` of 10,000 bodies overflows aioimaplib's recursive response parser.
+BATCH = 25
+
+
+def reply(i: int, email: str, token: str) -> bytes:
+    to = f"redaction+{token}@en-contact.example.com"
+    head = (f"From: Directeur {i} <{email}>\r\nTo: {to}\r\nDate: Mon, 28 Sep 2015 11:{i % 60:02d}:00 +0200\r\n"
+            f"Message-ID: <reply{i}.{uuid.uuid4().hex[:8]}@societe.example.com>\r\n")
+    if i % 10 == 9:
+        return (head + "Subject: Absence du bureau\r\nAuto-Submitted: auto-replied\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                "Je suis absent jusqu'au 12 octobre, je lirai votre message à mon retour.\r\n").encode()
+    answer = ("Oui", "Non merci.", "OUI, je suis abonné.", "non")[i % 4]
+    body = f"{answer}\r\n"
+    if i % 10 >= 7:
+        body += ("\r\nLe 28/09/2015 09:00, Rédaction a écrit :\r\n> Madame, Monsieur,\r\n"
+                 "> êtes-vous abonné à notre lettre ? Répondez simplement OUI ou NON.\r\n> \r\n> La rédaction\r\n")
+    return (head + "Subject: Re: Abonnement : OUI ou NON ?\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
+
+
+async def aioimaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    imap = aioimaplib.IMAP4(user.host, user.port, timeout=600)
+    await imap.wait_hello_from_server()
+    await imap.login(user.user, user.password)
+    await imap.select("INBOX")
+    count = 0
+    for first in range(1, n + 1, BATCH):
+        response = await imap.uid("fetch", f"{first}:{first + BATCH - 1}", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+        count += sum(1 for line in response.lines if isinstance(line, bytes) and b" FETCH (" in line)
+    await imap.logout()
+    return time.perf_counter() - started, count
+
+
+def imaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    imap = imaplib.IMAP4(user.host, user.port)
+    imap.login(user.user, user.password)
+    imap.select("INBOX")
+    count = 0
+    for first in range(1, n + 1, BATCH):
+        _, data = imap.uid("FETCH", f"{first}:{first + BATCH - 1}", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+        count += sum(isinstance(item, tuple) for item in data)
+    imap.logout()
+    return time.perf_counter() - started, count
+
+
+def tick(config: Path, password: str) -> tuple[float, float, str]:
+    env = {**os.environ, PASSWORD_ENV: password}
+    before = os.times()
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "probe", "tick", str(config), "--now", BEFORE_START],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - started
+    after = os.times()
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"probe tick failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replies", type=int, default=10_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    args = parser.parse_args()
+    if not dovecot_available():
+        print("dovecot is not installed: apt-get install -y dovecot-imapd", file=sys.stderr)
+        return 2
+    n = args.replies
+    print(f"{n} replies, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs, "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC", flush=True)
+    shm = Path("/dev/shm")
+    root = Path(tempfile.mkdtemp(prefix="probe-bench-ingest-",
+                                 dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+    server = DovecotServer(root)
+    dbs: list[str] = []
+    try:
+        server.start()
+        for engine in filter(None, args.engines.split(",")):
+            folder = root / engine
+            if engine == "sqlite":
+                url = f"sqlite:///{folder}/probe.db"
+            else:
+                name = f"probe_bench_ingest_{uuid.uuid4().hex[:8]}"
+                subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{name}"'],
+                               check=True)
+                dbs.append(name)
+                url = f"postgresql://postgres@127.0.0.1/{name}"
+            user = DovecotUser(server, server.add_user())
+            config = write_campaign(folder, n, url, 2525, 8)
+            with config.open("a", encoding="utf-8") as f:
+                f.write(f'[imap]\nhost = "127.0.0.1"\nport = {user.port}\nsecurity = "none"\n'
+                        f'username = "{user.user}"\npassword_env = "{PASSWORD_ENV}"\n')
+            subprocess.run([sys.executable, "-m", "probe", "launch", str(config), "--now", BEFORE_START],
+                           check=True, capture_output=True, cwd=ROOT)
+            tokens = targets_and_tokens(engine, folder, url)
+            user.write_maildir([reply(i, email, token) for i, (email, token) in enumerate(tokens)])
+            with server.client(user.mail_user) as imap:   # let Dovecot index them once, untimed
+                imap.select("INBOX")
+            wall, count = asyncio.run(aioimaplib_fetch(user, n))
+            base = count / wall
+            print(f"  {'bare aioimaplib UID FETCH, 25 a batch (baseline)':44s} {base:7.0f} msg/s  {wall:6.1f} s",
+                  flush=True)
+            wall, count = imaplib_fetch(user, n)
+            print(f"  {'stdlib imaplib UID FETCH, 25 a batch':44s} {count / wall:7.0f} msg/s  {wall:6.1f} s  "
+                  f"{count / wall / base:4.2f}× aioimaplib", flush=True)
+            wall, cpu, log = tick(config, user.password)
+            summary = next((x for x in reversed(log.splitlines()) if "pass at" in x), "(no pass summary)")
+            print(f"  {'probe tick (' + engine + '), whole process':44s} {n / wall:7.0f} msg/s  {wall:6.1f} s  "
+                  f"{n / wall / base:4.2f}× aioimaplib, CPU {cpu / n * 1000:.2f} ms/msg", flush=True)
+            print(f"    {summary.split('pass at', 1)[-1].strip()}", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        for name in dbs:
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
+                            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+    return 0
+
+
+def targets_and_tokens(engine: str, folder: Path, url: str) -> list[tuple[str, str]]:
+    query = "SELECT address, token FROM target ORDER BY id"
+    if engine == "sqlite":
+        with sqlite3.connect(folder / "probe.db") as conn:
+            return [(a, t) for a, t in conn.execute(query)]
+    out = subprocess.run(["psql", url, "-AtF", "\t", "-c", query], check=True, capture_output=True, text=True)
+    return [tuple(line.split("\t")) for line in out.stdout.splitlines() if line]  # type: ignore[misc]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
