@@ -215,7 +215,7 @@ async def test_big_launch_commits_in_chunks_and_an_interrupted_one_finishes_when
     commits: list[int] = []
     real_add = campaigns._add_targets
 
-    async def add_then_fail_on_third(s, campaign_id, new, *args):  # noqa: ANN001, ANN202
+    async def add_then_fail_on_third(s, campaign_id, new, *args):
         if len(commits) == 2:
             raise RuntimeError("killed mid-launch")
         await real_add(s, campaign_id, new, *args)
