@@ -6,13 +6,10 @@ code against whatever servers the settings name."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +20,9 @@ from probe.adapters.templates import TemplateSet, load_templates
 from probe.config import Settings, compute_plan_hash, read_secret
 from probe.core.answers import AnswerWords
 from probe.errors import InputError, PlanChangedError
+
+# Re-exported: other modules and branches import these two from wiring.
+from probe.service.context import process_owner, wall_clock  # noqa: F401
 from probe.store.campaigns import get_campaign
 from probe.store.engine import check_schema, make_engine, make_sessionmaker
 
@@ -30,15 +30,6 @@ if TYPE_CHECKING:
     from probe.adapters.imap import ImapAccount
 
 log = logging.getLogger("probe.service")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def process_owner() -> str:
-    """Names this process in leases, so a later pass on this host can tell it died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
