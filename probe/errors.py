@@ -70,3 +70,8 @@ class ImapError(MailServerError):
 
 class StoreError(ProbeError):
     """The database could not be used."""
+
+
+class SchemaBehindError(StoreError):
+    """The database's schema is older than this probe (or empty): the user runs `probe db upgrade`
+    (or `probe launch`). Bad input to fix, so the CLI exits 2 like an InputError."""

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from probe import resources
-from probe.errors import StoreError
+from probe.errors import SchemaBehindError, StoreError
 
 log = logging.getLogger("probe.store")
 
@@ -73,13 +73,23 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> AsyncEngine:
+def _sqlite_deferred_begin(conn: Connection) -> None:
+    # A deferred BEGIN reads a consistent WAL snapshot and never takes the write lock, so a report
+    # on a big campaign or `probe status` (the Docker HEALTHCHECK) never blocks a `tick` writing.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+    """An engine for the campaign database. read_only: for commands that only read (status,
+    report, replies, review listing, export): on SQLite no transaction takes the write lock. Not a
+    `query_only` pragma nor PostgreSQL READ ONLY transactions: the report builds TEMP tables, which
+    both refuse. PostgreSQL reads never block writers, so its engine is the same either way."""
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
             engine = create_async_engine(full, pool_pre_ping=True)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
-            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(engine.sync_engine, "begin", _sqlite_deferred_begin if read_only else _sqlite_begin)
         elif full.startswith("postgresql+asyncpg"):
             engine = create_async_engine(full, pool_pre_ping=True,
                                          connect_args={"server_settings": {"jit": "off"}})
@@ -202,5 +212,9 @@ async def check_schema(engine: AsyncEngine) -> None:
         if have not in known:
             raise StoreError(f"database {where} is at revision {have}, newer than probe knows (needs {need})",
                              hint="upgrade probe to the version that wrote this database")
-    raise StoreError(f"database {where} is at revision {have or 'none (empty)'}, probe needs {need}",
+    if have is None:
+        # Only `probe launch` and `probe db upgrade` create or migrate the schema.
+        raise SchemaBehindError(f"database {where} has no probe tables yet (probe needs revision {need})",
+                         hint="run: probe launch CONFIG (creates them), or probe db upgrade CONFIG")
+    raise SchemaBehindError(f"database {where} is at revision {have}, probe needs {need}",
                      hint="run: probe db upgrade CONFIG")
