@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from probe.adapters.smtp import SmtpAccount
-from probe.adapters.templates import TemplateSet, load_templates
 from probe.config import Settings, compute_plan_hash, read_secret
-from probe.core.answers import AnswerWords
 from probe.errors import InputError, PlanChangedError
 
 # Re-exported: other modules and branches import these two from wiring.
@@ -26,8 +23,11 @@ from probe.service.context import process_owner, wall_clock  # noqa: F401
 from probe.store.campaigns import get_campaign
 from probe.store.engine import check_schema, make_engine, make_sessionmaker
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # aiosmtplib, aioimaplib and Jinja2 load when a pass needs them: `probe status` stays fast
     from probe.adapters.imap import ImapAccount
+    from probe.adapters.smtp import SmtpAccount
+    from probe.adapters.templates import TemplateSet
+    from probe.core.answers import AnswerWords
 
 log = logging.getLogger("probe.service")
 
@@ -50,11 +50,15 @@ class Service:
     @property
     def templates(self) -> TemplateSet:
         if self._templates is None:
+            from probe.adapters.templates import load_templates
+
             self._templates = load_templates(self.settings)
         return self._templates
 
     @property
     def words(self) -> AnswerWords:
+        from probe.core.answers import AnswerWords
+
         a = self.settings.answers
         return AnswerWords.with_extra(yes=tuple(a.yes), no=tuple(a.no), opt_out=tuple(a.opt_out),
                                       use_defaults=a.use_defaults)
@@ -64,6 +68,8 @@ class Service:
         return self.settings.campaign.message_id_domain
 
     def smtp_account(self) -> SmtpAccount:
+        from probe.adapters.smtp import SmtpAccount
+
         s = self.settings.smtp
         password = read_secret(s.password_env, file=str(self.settings.path), field="smtp.password_env")
         return SmtpAccount(host=s.host, port=s.port, security=s.security, username=s.username,

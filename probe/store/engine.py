@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -141,13 +143,40 @@ def _alembic_config(url: str | None = None) -> Any:
     return cfg
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(.+)$", re.M)
 
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+@cache
+def _revision_graph() -> tuple[frozenset[str], str | None]:
+    """Every known revision and the head, read from the migration files' `revision` /
+    `down_revision` lines. Not Alembic's ScriptDirectory: that imports Alembic and every migration
+    module, which is most of what `probe status` would cost (they run on every command)."""
+    known: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((resources.migrations_dir() / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(text), _DOWN.search(text)
+        if rev is None:
+            continue
+        known.add(rev.group(1))
+        if down is not None:
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = sorted(known - parents)
+    return frozenset(known), heads[0] if len(heads) == 1 else None
+
+
+def head_revision() -> str:
+    known, head = _revision_graph()
     if head is None:
-        raise StoreError(f"no migrations found in {resources.migrations_dir()}",
-                         hint="reinstall probe: its migrations are missing")
+        if not known:
+            raise StoreError(f"no migrations found in {resources.migrations_dir()}",
+                             hint="reinstall probe: its migrations are missing")
+        from alembic.script import ScriptDirectory  # several heads: let Alembic say which
+
+        alembic_head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert alembic_head is not None
+        return alembic_head
     return head
 
 
@@ -183,16 +212,16 @@ def upgrade(url: str) -> None:
     log.info("database %s upgraded to %s", masked(url), head_revision())
 
 
-def _current_revision(sync_conn: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(sync_conn).get_current_revision()
-
-
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's schema revision (None: no probe tables). A plain SELECT of Alembic's version
+    table, so reads need not import Alembic."""
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(_current_revision)
+            has_table = await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+            if not has_table:
+                return None
+            row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+            return None if row is None else str(row[0])
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot open database {masked(str(engine.url))}: {exc}",
                          hint="check the [database] url and that the server is running") from exc
@@ -204,11 +233,9 @@ async def check_schema(engine: AsyncEngine) -> None:
     need = head_revision()
     if have == need:
         return
-    from alembic.script import ScriptDirectory
-
     where = masked(str(engine.url))
     if have is not None:
-        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        known, _ = _revision_graph()
         if have not in known:
             raise StoreError(f"database {where} is at revision {have}, newer than probe knows (needs {need})",
                              hint="upgrade probe to the version that wrote this database")
