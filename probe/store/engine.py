@@ -24,15 +24,11 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from probe import resources
+from probe.core.dburl import async_driver, mask_password
 from probe.errors import SchemaBehindError, StoreError
 
 log = logging.getLogger("probe.store")
 
-_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-}
 
 
 def _parse(url: str) -> URL:
@@ -45,18 +41,20 @@ def _parse(url: str) -> URL:
 
 
 def normalise_url(url: str) -> str:
-    """sqlite:/// → sqlite+aiosqlite:///, postgresql:// → postgresql+asyncpg://; explicit drivers are kept."""
+    """sqlite:/// → sqlite+aiosqlite:///, postgresql:// (any driver) → postgresql+asyncpg://: the
+    rule of probe/core/dburl.py, the same as the config's."""
     parsed = _parse(url)
-    driver = _DRIVERS.get(parsed.drivername, parsed.drivername)
+    driver = async_driver(parsed.drivername) or parsed.drivername
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def masked(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except ArgumentError:
         return "<unreadable database URL>"
+    return mask_password(url)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
