@@ -48,7 +48,7 @@ __all__ = ["FetchedMessage", "FolderState", "ImapAccount", "ImapMailbox"]
 
 T = TypeVar("T")
 
-IDLE_RENEW_S = 25 * 60  # re-issue IDLE before the 29-minute limit of RFC 2177
+IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes (servers drop idle clients at 30)
 NOOP_EVERY_S = 5.0
 RESELECT_EVERY_S = 600.0  # safety net: notices a folder deleted and recreated under an open connection
 FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"

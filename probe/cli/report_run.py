@@ -24,7 +24,7 @@ from probe import csvout
 from probe.cli.common import load, parse_now
 from probe.config import Settings
 from probe.core.model import Answer
-from probe.errors import InputError
+from probe.errors import InputError, not_launched
 from probe.report import render
 from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
@@ -51,9 +51,7 @@ async def _sessions(settings: Settings, *, read_only: bool = False) -> AsyncIter
 async def _campaign_id(session: AsyncSession, settings: Settings) -> int:
     campaign = await agg.get_campaign(session, settings.campaign.name)
     if campaign is None:
-        raise InputError(f"campaign {settings.campaign.name!r} is not in the database",
-                         file=str(settings.path), field="campaign.name",
-                         hint=f"run: probe launch {settings.path}")
+        raise not_launched(settings.campaign.name, str(settings.path))
     return campaign.id
 
 

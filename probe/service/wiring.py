@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from probe.config import Settings, compute_plan_hash, read_secret
-from probe.errors import InputError, PlanChangedError
+from probe.errors import PlanChangedError, not_launched
 
 # Re-exported: other modules and branches import these two from wiring.
 from probe.service.context import process_owner, wall_clock  # noqa: F401
@@ -94,9 +94,7 @@ class Service:
 
     def require_campaign(self) -> int:
         if self.campaign_id is None:
-            raise InputError(f"campaign {self.name!r} has not been launched in this database",
-                             file=str(self.settings.path), field="campaign.name",
-                             hint=f"run: probe launch {self.settings.path}")
+            raise not_launched(self.name, str(self.settings.path))
         return self.campaign_id
 
     # The passes, so callers need one import.
