@@ -115,7 +115,7 @@ class Service:
 async def open_service(settings: Settings, *, check_plan: bool = False,
                        read_only: bool = False) -> AsyncIterator[Service]:
     """Open the campaign's database. With check_plan, the stored plan must match the files on disk
-    (DESIGN.md: tick and run refuse a changed plan until `launch` is run again)."""
+    (tick and run refuse a changed plan until `launch` is run again)."""
     engine = make_engine(settings.database.url, read_only=read_only)
     try:
         await check_schema(engine)

@@ -1,8 +1,9 @@
 """Engines, sessions and the schema version: the one place that knows SQLite from PostgreSQL.
 
-SQLite gets the setup of LIBRARIES.md §3: our own BEGIN IMMEDIATE (so a transaction takes the write
-lock up front and waits busy_timeout for it instead of failing on a lock upgrade), foreign keys on,
-WAL. `upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it with no
+SQLite gets the setup of docs/design.md "The composition root": writers begin IMMEDIATE (so a
+transaction takes the write lock up front and waits busy_timeout for it instead of failing on a lock
+upgrade), read-only engines a deferred BEGIN; foreign keys on, WAL.
+`upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it with no
 event loop running (from the CLI handler, or from a worker thread).
 """
 
