@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from probe.core.dburl import POSTGRES_DRIVER, POSTGRES_SCHEMES, SQLITE_SCHEMES, mask_password
 from probe.core.durations import DURATION_HELP, parse_duration, parse_rate
 from probe.core.planning import SendWindow
 from probe.errors import ConfigError
@@ -112,9 +113,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-_SQLITE = {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}
-_POSTGRES = {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg",
-             "postgresql+pg8000"}
+_SQLITE = SQLITE_SCHEMES     # one home: probe/core/dburl.py, shared with the store
+_POSTGRES = POSTGRES_SCHEMES
 
 
 def normalise_database_url(url: str, base_dir: Path) -> str:
@@ -127,7 +127,7 @@ def normalise_database_url(url: str, base_dir: Path) -> str:
     if scheme in _POSTGRES:
         if not rest:
             raise ValueError("the PostgreSQL URL names no server (fix: postgresql://user@host/dbname)")
-        return f"postgresql+asyncpg://{rest}"
+        return f"{POSTGRES_DRIVER}://{rest}"
     if rest == "":
         return "sqlite+aiosqlite://"
     if not rest.startswith("/"):
@@ -479,7 +479,7 @@ class DatabaseConfig(_Section):
 
     @property
     def display_url(self) -> str:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
+        return mask_password(self.url)
 
     def __repr_args__(self) -> Any:
         # repr() and str() show the URL with its password masked (logs, tracebacks).

@@ -28,8 +28,8 @@ from probe.core.model import WAITING_STATES
 from probe.core.planning import follow_up_due
 from probe.core.tokens import reply_to_address
 from probe.errors import ProbeError, SmtpError
+from probe.service.context import process_owner
 from probe.service.experiment import sender_for
-from probe.service.wiring import process_owner
 from probe.store.inbox import target_info
 from probe.store.sends import (
     ClaimedSend,
