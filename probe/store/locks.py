@@ -22,6 +22,9 @@ log = logging.getLogger("probe.store")
 #: SQLite's busy_timeout per attempt (the PRAGMA set on every connection). Short, so the wait is
 #: logged and the budget is honoured to within a second; SQLite backs off inside each attempt.
 STEP_MS = 1000
+#: A wait shorter than this is not worth a line: a pass's own SMTP workers take turns at the lock
+#: all the time, and a busy machine stretches a turn past a second.
+LOG_AFTER_S = 2.5
 #: How often a waiting transaction says again that it still waits.
 LOG_EVERY_S = 10.0
 
@@ -67,7 +70,7 @@ def wait_for_lock(attempt: Callable[[], Any], *, budget_s: float, where: str,
                 log.error("%s gives up waiting for the database lock on %s after %.0f s",
                           who_waits(), where, waited)
                 raise DatabaseBusyError(where, waited) from None
-            if last_log is None or waited - last_log >= LOG_EVERY_S:
+            if waited >= LOG_AFTER_S and (last_log is None or waited - last_log >= LOG_EVERY_S):
                 last_log = waited
                 log.warning("%s waits for the database lock on %s: another probe command holds it "
                             "(waited %.0f s, gives up after %.0f s: database.busy_timeout)",

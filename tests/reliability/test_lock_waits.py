@@ -45,7 +45,7 @@ class LockOnDataHandler(RecordingHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.mark.parametrize("hold_s", [pytest.param(3.0, id="3s"), pytest.param(15.0, id="15s", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("hold_s", [pytest.param(5.0, id="5s"), pytest.param(15.0, id="15s", marks=pytest.mark.slow)])
 def test_lock_held_mid_pass_is_waited_for(campaign_factory, sqlite_url, hold_s):
     from aiosmtpd.controller import Controller
 
