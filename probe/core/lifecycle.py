@@ -47,6 +47,7 @@ class SendEvent(StrEnum):
     LOST_IN_DATA = "lost_in_data"            # the connection died during DATA: maybe delivered
     ACCOUNT_FAULT = "account_fault"          # connection refused, DNS, TLS/AUTH refused, 421 greeting
     TARGET_STOPPED = "target_stopped"        # the target stopped waiting between claim and send
+    THROTTLED = "throttled"                  # the recipient domain's rate limit says wait (claimed)
     LEASE_EXPIRED = "lease_expired"          # the pass that claimed it died without an outcome
     TARGET_DECIDED = "target_decided"        # answer / bounce / opt-out / undelivered: no more sends
     OUT_OF_OFFICE = "out_of_office"          # with schedule.defer_after_out_of_office only
@@ -138,6 +139,8 @@ SEND_TABLE: dict[tuple[SendState, SendEvent], SendRule] = {
                                           why="maybe delivered: never resent without a person"),
     (S.CLAIMED, E.ACCOUNT_FAULT): SendRule(S.SCHEDULED, Attempts.NONE,
                                            why="the account, not the message: back in the queue, free"),
+    (S.CLAIMED, E.THROTTLED): SendRule(S.SCHEDULED, Attempts.NONE,
+                                       why="smtp.domain_rate_limit says wait: back in the queue, free"),
     (S.CLAIMED, E.TARGET_STOPPED): SendRule(S.CANCELLED, why="answered, bounced or opted out meanwhile"),
     (S.CLAIMED, E.LEASE_EXPIRED): SendRule(S.UNCERTAIN, why="the pass died with it: maybe on the wire"),
     **{(st, E.TARGET_DECIDED): SendRule(S.CANCELLED, why="the target needs no more email")

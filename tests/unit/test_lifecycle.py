@@ -40,6 +40,7 @@ SEND_ROWS = [
     (S.CLAIMED, E.RECIPIENT_REFUSED, 1, S.FAILED, Attempts.ONE, TE.ADDRESS_REFUSED, OtherSends.NONE),
     (S.CLAIMED, E.LOST_IN_DATA, 0, S.UNCERTAIN, Attempts.ONE, None, OtherSends.NONE),
     (S.CLAIMED, E.ACCOUNT_FAULT, 0, S.SCHEDULED, Attempts.NONE, None, OtherSends.NONE),
+    (S.CLAIMED, E.THROTTLED, 1, S.SCHEDULED, Attempts.NONE, None, OtherSends.NONE),
     (S.CLAIMED, E.TARGET_STOPPED, 1, S.CANCELLED, Attempts.NONE, None, OtherSends.NONE),
     (S.CLAIMED, E.LEASE_EXPIRED, 0, S.UNCERTAIN, Attempts.NONE, None, OtherSends.NONE),
     *[(st, E.TARGET_DECIDED, 1, S.CANCELLED, Attempts.NONE, None, OtherSends.NONE) for st in Q],
