@@ -194,7 +194,10 @@ def run_launch(args: argparse.Namespace) -> int:
 def run_tick(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    result = with_service(settings, lambda service: service.tick(now), check_plan=True)
+    from probe.service.tick import run_pass
+
+    # presence: this tick is listed by `probe status` while it runs (several workers, issue 16).
+    result = with_service(settings, lambda service: run_pass(service, now, presence=True), check_plan=True)
     print(result.summary())
     uncertain = result.dispatched.uncertain + result.dispatched.found_uncertain
     if uncertain:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from probe.core import tokens
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
+from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Campaign, Send, Suppression, Target, UTCDateTime
 
 #: last_error of a send cancelled because its target left the targets file; such a send comes back
@@ -104,6 +105,8 @@ async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, c
         kept = {e: row for e, row in existing.items() if e in plan}
         removed_ids = [row.id for e, row in existing.items() if e not in plan]
         await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
+        # Idle workers wake when this commits (issue 16): new sends may be due now.
+        await notify(s, CHANNEL_SENDS, str(campaign_id))
     return LaunchResult(campaign_id=campaign_id, created=created, targets_added=counts.added,
                         targets_kept=len(kept), targets_removed=len(removed_ids),
                         sends_planned=counts.planned, sends_rescheduled=counts.rescheduled,

@@ -38,6 +38,7 @@ from probe.core.lifecycle import (
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
+from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Send, Suppression, Target, UTCDateTime
 
 CLAIMABLE = (SendState.SCHEDULED, SendState.RETRY)
@@ -421,6 +422,9 @@ async def resolve_send(db: Db, *, campaign_id: int, send_id: int, sent: bool, no
                                            Send.state == SendState.SENT))).scalar_one_or_none()
             if initial is not None:
                 await _replan_later(s, row.target_id, replan(initial, row.wave, when))
+        if not sent:
+            # Idle workers wake when this commits: the resend is due now.
+            await notify(s, CHANNEL_SENDS, str(campaign_id))
     return SendState(row.state)
 
 
