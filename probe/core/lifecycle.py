@@ -49,6 +49,7 @@ class SendEvent(StrEnum):
     TARGET_STOPPED = "target_stopped"        # the target stopped waiting between claim and send
     THROTTLED = "throttled"                  # the recipient domain's rate limit says wait (claimed)
     LEASE_EXPIRED = "lease_expired"          # the pass that claimed it died without an outcome
+    ABANDONED = "abandoned"                  # … died before handing it to SMTP (never on the wire)
     TARGET_DECIDED = "target_decided"        # answer / bounce / opt-out / undelivered: no more sends
     OUT_OF_OFFICE = "out_of_office"          # with schedule.defer_after_out_of_office only
     RESOLVED_SENT = "resolved_sent"          # `probe resolve … --sent`
@@ -142,7 +143,9 @@ SEND_TABLE: dict[tuple[SendState, SendEvent], SendRule] = {
     (S.CLAIMED, E.THROTTLED): SendRule(S.SCHEDULED, Attempts.NONE,
                                        why="smtp.domain_rate_limit says wait: back in the queue, free"),
     (S.CLAIMED, E.TARGET_STOPPED): SendRule(S.CANCELLED, why="answered, bounced or opted out meanwhile"),
-    (S.CLAIMED, E.LEASE_EXPIRED): SendRule(S.UNCERTAIN, why="the pass died with it: maybe on the wire"),
+    (S.CLAIMED, E.LEASE_EXPIRED): SendRule(S.UNCERTAIN, why="the pass died with it on the wire: maybe sent"),
+    (S.CLAIMED, E.ABANDONED): SendRule(S.SCHEDULED, Attempts.NONE,
+                                       why="the pass died before handing it to SMTP: back in the queue, free"),
     **{(st, E.TARGET_DECIDED): SendRule(S.CANCELLED, why="the target needs no more email")
        for st in _QUEUED},
     **{(st, E.OUT_OF_OFFICE): SendRule(st, why="due time moves to the return date (opt-in switch)")

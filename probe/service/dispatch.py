@@ -34,6 +34,7 @@ from probe.store.inbox import target_info
 from probe.store.ratelimit import domain_key, smtp_key, take, wait_for_token
 from probe.store.sends import (
     ClaimedSend,
+    OnTheWire,
     Outcome,
     Replanner,
     cancel_claimed,
@@ -83,13 +84,13 @@ class Recorder:
     def __init__(self, service: Service, *, max_batch: int = 64) -> None:
         self.service = service
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Outcome, asyncio.Future[bool]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Outcome | OnTheWire, asyncio.Future[bool]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="probe-recorder")
 
-    async def record(self, outcome: Outcome) -> bool:
+    async def record(self, outcome: Outcome | OnTheWire) -> bool:
         if self._task is None or self._task.done():
             return (await asyncio.shield(store_outcomes(self.service.sessions, [outcome])))[0]
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -114,7 +115,7 @@ class Recorder:
             if stop:
                 return
 
-    async def _flush(self, batch: list[tuple[Outcome, asyncio.Future[bool]]]) -> None:
+    async def _flush(self, batch: list[tuple[Outcome | OnTheWire, asyncio.Future[bool]]]) -> None:
         try:
             results = await store_outcomes(self.service.sessions, [o for o, _ in batch])
         except Exception:   # e.g. a deadlock victim: record them one by one
@@ -164,7 +165,7 @@ def replanner(service: Service) -> Replanner:
 
 
 async def dispatch(service: Service, now: datetime) -> DispatchResult:
-    """Claim due sends in batches (as many as there are idle connections), hand them to
+    """Claim due sends in batches (up to two per connection ahead of the workers), hand them to
     `smtp.concurrency` workers through a queue, record outcomes in group commits.
 
     Rate limits hold across every process on the database: `smtp.rate_limit` is a token bucket per
@@ -196,7 +197,10 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     replan = replanner(service)
     recorder = Recorder(service)
     queue: asyncio.Queue[ClaimedSend | None] = asyncio.Queue()
-    idle = asyncio.Semaphore(concurrency)       # a claim only for a worker free to send it now
+    # Claims ahead of the workers (up to one more per connection), so a claim serves several sends: a
+    # claim not yet on the wire (OnTheWire) goes back to the queue by itself if this process dies.
+    ahead = 2 * concurrency
+    idle = asyncio.Semaphore(ahead)
     throttled: dict[str, float] = {}            # recipient domain → monotonic time it may go again
 
     async def release(send: ClaimedSend, event: SendEvent, error: str) -> None:
@@ -207,7 +211,7 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
             await idle.acquire()
             slots = 1
             if rate is None:          # no account limit: claim for every idle worker at once
-                while slots < concurrency and not idle.locked():
+                while slots < ahead and not idle.locked():
                     await idle.acquire()
                     slots += 1
             else:
@@ -296,12 +300,13 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
                        envelope_from: str, result: DispatchResult, fatal: list[ProbeError],
                        appended: list[bytes], replan: Replanner | None = None, *,
                        recorder: Recorder | None = None, check_target: bool = True) -> None:
-    """Send one claimed send. `check_target`: read the target first (a claim held for a while may have
-    been answered or bounced meanwhile); dispatch claims for idle workers only, so its claims are
-    fresh and the claim's own check of the target stands."""
+    """Send one claimed send. A claim held for a while may have been answered or bounced meanwhile:
+    the on-the-wire mark is written only while the target waits (else the claim is cancelled), so
+    dispatch needs no read of its own; `check_target` reads the target first anyway (callers that
+    count cancellations before building the message)."""
     settings = service.settings
 
-    async def record(outcome: Outcome) -> bool:
+    async def record(outcome: Outcome | OnTheWire) -> bool:
         if recorder is not None:
             return await recorder.record(outcome)
         return (await asyncio.shield(store_outcomes(service.sessions, [outcome])))[0]
@@ -337,6 +342,12 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
         fatal.append(exc)
         await record(Outcome(send.send_id, owner, SendEvent.ACCOUNT_FAULT, 0, now,
                              error=str(exc).splitlines()[0]))
+        return
+    # On the wire from here: committed before the first SMTP command of this message, so a crash
+    # before it returns the claim to the queue, and only what was handed to SMTP can be uncertain.
+    if not await record(OnTheWire(send.send_id, owner, service.wall_clock())):
+        log.info("send %d not sent: its target stopped waiting, or the lease was taken back", send.send_id)
+        result.cancelled += 1
         return
     started = time.monotonic()
     try:

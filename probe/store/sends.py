@@ -130,7 +130,8 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
             if not picked:
                 continue
             claim = (update(Send).where(Send.id.in_(picked), Send.state == state)
-                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until)
+                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until,
+                             wire_at=None)
                      .returning(Send.id)
                      .execution_options(synchronize_session=False))
             ids += list((await s.execute(claim)).scalars())
@@ -276,11 +277,45 @@ async def _record(s: Any, o: Outcome) -> bool:
     return True
 
 
-async def record_outcomes(db: Db, outcomes: Sequence[Outcome]) -> list[bool]:
-    """Several outcomes in one write transaction (a group commit: one lock, one fsync). Each is applied
-    as record_outcome would; False for a send whose lease is no longer ours."""
+@dataclass(frozen=True)
+class OnTheWire:
+    """A claimed send is about to be handed to SMTP: from the commit of this mark on, a crash leaves
+    it `uncertain`; before it, the claim goes back to the queue by itself. Refused (False, nothing to
+    send) when the lease is no longer ours, or when the target stopped waiting (then the claim is
+    cancelled)."""
+
+    send_id: int
+    owner: str
+    at: datetime          # wall clock
+
+
+async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> list[bool]:
+    """Several outcomes (and on-the-wire marks) in one write transaction (a group commit: one lock,
+    one fsync). Each is applied as record_outcome would; False for a send whose lease is no longer
+    ours (for a mark: do not send it)."""
     async with transaction(db) as s:
-        return [await _record(s, o) for o in outcomes]
+        done: dict[int, bool] = {}
+        marks = [o for o in outcomes if isinstance(o, OnTheWire)]
+        for owner in {m.owner for m in marks}:
+            mine = [m for m in marks if m.owner == owner]
+            ids = [m.send_id for m in mine]
+            # Only while the target still waits: one answered or bounced since the claim is not
+            # written to (the table's claimed + target_stopped row, applied just below).
+            marked = set((await s.execute(
+                update(Send).where(Send.id.in_(ids), Send.state == SendState.CLAIMED, Send.lease_owner == owner,
+                                   exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
+                .values(wire_at=max(m.at for m in mine)).returning(Send.id)
+                .execution_options(synchronize_session=False))).scalars())
+            if len(marked) < len(ids):
+                await s.execute(
+                    update(Send).where(Send.id.in_([i for i in ids if i not in marked]),
+                                       Send.state.in_(send_sources(SendEvent.TARGET_STOPPED)),
+                                       Send.lease_owner == owner)
+                    .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.TARGET_STOPPED].new_state,
+                            last_error="target stopped waiting before the send", lease_expires_at=None)
+                    .execution_options(synchronize_session=False))
+            done.update({i: i in marked for i in ids})
+        return [done[o.send_id] if isinstance(o, OnTheWire) else await _record(s, o) for o in outcomes]
 
 
 async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, wave: int, now: datetime,
@@ -338,15 +373,24 @@ async def cancel_claimed(db: Db, *, send_id: int, owner: str, reason: str) -> bo
 
 
 async def expire_leases(db: Db, *, campaign_id: int, wall_now: datetime, dead_owners: Collection[str] = ()) -> int:
-    """Claimed sends whose lease ran out (or whose owner process is gone) become `uncertain`: they may
-    have been handed to SMTP, so they are never put back to `scheduled` here."""
+    """Claimed sends whose lease ran out (or whose owner process is gone): those handed to SMTP
+    (`wire_at` set) become `uncertain`, since they may have been delivered, and are never put back to
+    the queue here; those never handed over go back to the queue at no cost (the table's `abandoned`
+    row). Returns how many became uncertain."""
     stale = Send.lease_expires_at < wall_now
     if dead_owners:
         stale = stale | Send.lease_owner.in_(list(dead_owners))
     async with transaction(db) as s:
+        await s.execute(
+            update(Send).where(Send.campaign_id == campaign_id, Send.state.in_(send_sources(SendEvent.ABANDONED)),
+                               stale, Send.wire_at.is_(None))
+            # Back as it was: RETRY when it had failed before, else SCHEDULED (as an account fault).
+            .values(state=case((Send.attempts > 0, SendState.RETRY.value), else_=SendState.SCHEDULED.value),
+                    lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False))
         result = await s.execute(
             update(Send).where(Send.campaign_id == campaign_id, Send.state.in_(send_sources(SendEvent.LEASE_EXPIRED)),
-                               stale)
+                               stale, Send.wire_at.is_not(None))
             .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.LEASE_EXPIRED].new_state,
                     last_error="lease expired with no recorded outcome")
             .returning(Send.id).execution_options(synchronize_session=False))

@@ -43,6 +43,7 @@ SEND_ROWS = [
     (S.CLAIMED, E.THROTTLED, 1, S.SCHEDULED, Attempts.NONE, None, OtherSends.NONE),
     (S.CLAIMED, E.TARGET_STOPPED, 1, S.CANCELLED, Attempts.NONE, None, OtherSends.NONE),
     (S.CLAIMED, E.LEASE_EXPIRED, 0, S.UNCERTAIN, Attempts.NONE, None, OtherSends.NONE),
+    (S.CLAIMED, E.ABANDONED, 0, S.SCHEDULED, Attempts.NONE, None, OtherSends.NONE),
     *[(st, E.TARGET_DECIDED, 1, S.CANCELLED, Attempts.NONE, None, OtherSends.NONE) for st in Q],
     *[(st, E.OUT_OF_OFFICE, 1, st, Attempts.NONE, None, OtherSends.NONE) for st in Q],
     (S.UNCERTAIN, E.RESOLVED_SENT, 0, S.SENT, Attempts.NONE, TE.SEND_ACCEPTED, OtherSends.REPLAN_LATER),
