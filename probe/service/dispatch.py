@@ -1,8 +1,10 @@
 """One send pass: claim what is due, render, hand it to SMTP, record the server's answer.
 
-A send is claimed with a lease before anything goes on the wire and its outcome is recorded under
-asyncio.shield, so a pass stopped half-way leaves each send either recorded or `claimed`; a claim
-whose owner died becomes `uncertain` on the next pass and is never resent without a person.
+A send is claimed with a lease, marked "on the wire" (a group-committed write) right before its first
+SMTP command, and its outcome is recorded under asyncio.shield, in small group commits (Recorder). A
+pass stopped half-way leaves each send recorded or `claimed`; on the next pass a claim whose owner died
+becomes `uncertain` if it was on the wire (never resent without a person), else it goes back to the
+queue at no cost. So after a crash at most the sends in flight are uncertain.
 
 What each server answer does is the lifecycle table's business (probe.core.lifecycle): this module
 turns the answer into a SendEvent and the store applies the table's row. An account fault (connection
