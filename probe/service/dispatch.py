@@ -251,7 +251,7 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
         try:
             while (send := await queue.get()) is not None:
                 try:
-                    if fatal or service.stopping:
+                    if fatal or broken or service.stopping:
                         await release(send, SendEvent.ACCOUNT_FAULT if fatal else SendEvent.THROTTLED,
                                       "the pass stopped before sending it")
                         continue
@@ -270,10 +270,15 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     try:
         try:
             await producer()
-        finally:
+        except Exception as exc:     # e.g. the database went away: let the sends in flight finish
+            broken.append(exc)
             for _ in tasks:
                 queue.put_nowait(None)
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for _ in tasks:
+            queue.put_nowait(None)
+        await asyncio.gather(*tasks)     # the claims handed over are sent (or released, once stopping)
     finally:
         # Claims handed over but never started (the pass was stopped or cancelled) go back to the
         # queue: they were never on the wire. Then every outcome is committed before the pass ends.
@@ -284,6 +289,8 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
                     await release(left, SendEvent.THROTTLED, "the pass stopped before sending it")
             await recorder.close()
 
+        # Only on an error or a cancellation is anything still running here: the sends in flight are
+        # cut off (on the wire: uncertain at the next pass, as after a crash).
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
