@@ -49,7 +49,9 @@ async def test_domain_rate_limit_spaces_one_domain_and_lets_the_others_go(campai
     slow = sorted(t for rcpt, t in by_rcpt.items() if rcpt.endswith("@slow.example"))
     others = sorted(t for rcpt, t in by_rcpt.items() if not rcpt.endswith("@slow.example"))
     gaps = [b - a for a, b in itertools.pairwise(slow)]
-    assert min(gaps) >= 0.45, gaps               # 2 per second, burst 1: half a second apart
+    # 2 per second, burst 1: tokens half a second apart (arrival times carry the SMTP exchange's
+    # jitter, so the check is on the span and a loose gap; unthrottled they all arrive within ~0.1 s).
+    assert slow[-1] - slow[0] >= 1.2 and min(gaps) >= 0.2, gaps
     # The other domains were not held behind slow.example: all of them went before its last one.
     assert others[-1] < slow[-1]
     assert others[-1] - started < slow[-1] - started - 0.4
