@@ -92,11 +92,14 @@ class Campaign:
         self._writable("launch")
         return await self.service.launch(now, strict=strict)
 
-    async def tick(self, now: datetime) -> Any:
-        """One pass: poll the mailbox, then send what is due (`probe tick`)."""
+    async def tick(self, now: datetime, *, presence: bool = True) -> Any:
+        """One pass: poll the mailbox, then send what is due (`probe tick`). With presence, the
+        process is listed by `probe status` while it runs (several workers)."""
+        from probe.service.tick import run_pass
+
         self._writable("tick")
         self.service.require_campaign()
-        return await self.service.tick(now)
+        return await run_pass(self.service, now, presence=presence)
 
     async def import_(self, path: Path, now: datetime) -> Any:
         """Read replies from .eml/.mbox/Maildir files (`probe import`)."""

@@ -47,7 +47,9 @@ class SendEvent(StrEnum):
     LOST_IN_DATA = "lost_in_data"            # the connection died during DATA: maybe delivered
     ACCOUNT_FAULT = "account_fault"          # connection refused, DNS, TLS/AUTH refused, 421 greeting
     TARGET_STOPPED = "target_stopped"        # the target stopped waiting between claim and send
+    THROTTLED = "throttled"                  # the recipient domain's rate limit says wait (claimed)
     LEASE_EXPIRED = "lease_expired"          # the pass that claimed it died without an outcome
+    ABANDONED = "abandoned"                  # … died before handing it to SMTP (never on the wire)
     TARGET_DECIDED = "target_decided"        # answer / bounce / opt-out / undelivered: no more sends
     OUT_OF_OFFICE = "out_of_office"          # with schedule.defer_after_out_of_office only
     RESOLVED_SENT = "resolved_sent"          # `probe resolve … --sent`
@@ -138,8 +140,12 @@ SEND_TABLE: dict[tuple[SendState, SendEvent], SendRule] = {
                                           why="maybe delivered: never resent without a person"),
     (S.CLAIMED, E.ACCOUNT_FAULT): SendRule(S.SCHEDULED, Attempts.NONE,
                                            why="the account, not the message: back in the queue, free"),
+    (S.CLAIMED, E.THROTTLED): SendRule(S.SCHEDULED, Attempts.NONE,
+                                       why="smtp.domain_rate_limit says wait: back in the queue, free"),
     (S.CLAIMED, E.TARGET_STOPPED): SendRule(S.CANCELLED, why="answered, bounced or opted out meanwhile"),
-    (S.CLAIMED, E.LEASE_EXPIRED): SendRule(S.UNCERTAIN, why="the pass died with it: maybe on the wire"),
+    (S.CLAIMED, E.LEASE_EXPIRED): SendRule(S.UNCERTAIN, why="the pass died with it on the wire: maybe sent"),
+    (S.CLAIMED, E.ABANDONED): SendRule(S.SCHEDULED, Attempts.NONE,
+                                       why="the pass died before handing it to SMTP: back in the queue, free"),
     **{(st, E.TARGET_DECIDED): SendRule(S.CANCELLED, why="the target needs no more email")
        for st in _QUEUED},
     **{(st, E.OUT_OF_OFFICE): SendRule(st, why="due time moves to the return date (opt-in switch)")

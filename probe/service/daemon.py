@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -18,7 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from probe.adapters.imap import IDLE_RENEW_S  # one home: the adapter that issues IDLE
 from probe.errors import InputError, MailServerError, ProbeError, StoreError
 from probe.service.clock import Clock
+from probe.service.presence import Presence, worker_presence
 from probe.service.tick import run_pass
+from probe.service.wiring import process_owner
+from probe.store.notify import CHANNEL_SENDS, Listener
+from probe.store.pollers import MailboxLock, mailbox_lock
 
 if TYPE_CHECKING:
     from probe.adapters.imap import ImapMailbox
@@ -57,11 +61,22 @@ class Daemon:
         self.watcher_connected = False
         #: Set while the database cannot be reached (restart, failover): logged once, not every pass.
         self.database_down_since: datetime | None = None
+        #: This process holds the mailbox's lock (one poller per mailbox across every process).
+        self.mailbox_held = False
+        #: Set once the watcher has tried the mailbox's lock: the first pass then knows whether to poll.
+        self.lock_tried = asyncio.Event()
+        self.presence: Presence | None = None
 
     async def scheduled_pass(self) -> None:
         # While the watcher holds the mailbox open it does the polling (one IMAP connection per
         # account: two aioimaplib clients in one process are a known source of trouble).
-        await self.one_pass(do_poll=not self.watcher_connected)
+        # Another process may hold the mailbox: then it polls, and this one only sends.
+        if self.service.settings.imap is not None and not self.lock_tried.is_set():
+            try:
+                await asyncio.wait_for(self.lock_tried.wait(), 10.0)
+            except TimeoutError:
+                pass
+        await self.one_pass(do_poll=self.mailbox_held and not self.watcher_connected)
 
     async def one_pass(self, *, do_poll: bool = True, mailbox: ImapMailbox | None = None) -> None:
         if self.stop_event.is_set():
@@ -71,8 +86,10 @@ class Daemon:
                 return
             try:
                 now = self.clock.now()
-                await run_pass(self.service, now, do_poll=do_poll, mailbox=mailbox)
+                await run_pass(self.service, now, do_poll=do_poll, mailbox=mailbox, own_lock=False)
                 self.passes += 1
+                if self.presence is not None:
+                    await self.presence.passed()
                 if not self.keep_running and await campaign_closed(self.service, now):
                     self.closed = True
                     self.stop_event.set()
@@ -98,38 +115,87 @@ class Daemon:
                 self.database_down_since = None
 
     async def watch_mailbox(self) -> None:
-        """Wake a pass as soon as the server announces a new message (IDLE), else every poll_every."""
+        """Wake a pass as soon as the server announces a new message (IDLE), else every poll_every;
+        only while this process holds the mailbox's lock (probe.store.pollers): the others retry
+        every poll_every and one of them takes over when the holder dies or loses its connection."""
         from probe.adapters.imap import ImapMailbox
 
         account = self.service.imap_account()
         settings = self.service.settings.imap
         if account is None or settings is None:
+            self.lock_tried.set()
             return
         wait_s = max(min(self.clock.real_seconds(settings.poll_every), IDLE_RENEW_S), MIN_INTERVAL_S)
+        # Wall-clock lease (SQLite): one wait plus the pass it wakes, with room to spare.
+        lock = mailbox_lock(self.service.engine, self.service.mailbox_key(), owner=process_owner(),
+                            lease=timedelta(seconds=max(2 * wait_s, 30.0)))
         backoff = 1.0
         mailbox = ImapMailbox(account)
         try:
             while not self.stop_event.is_set():
                 try:
-                    await mailbox.connect()
-                    self.watcher_connected = True
+                    try:
+                        self.mailbox_held = await lock.acquire(self.service.wall_clock())
+                        if self.mailbox_held:
+                            log.info("this process polls %s", self.service.mailbox_key())
+                            await mailbox.connect()
+                            self.watcher_connected = True
+                    finally:
+                        # Only now may the first pass decide to poll: never a second session of ours.
+                        self.lock_tried.set()
+                    if not self.mailbox_held:
+                        await self._sleep(wait_s)
+                        continue
                     backoff = 1.0
                     while not self.stop_event.is_set():
+                        if not await lock.renew(self.service.wall_clock()):
+                            log.warning("lost the lock of %s: another process polls it now",
+                                        self.service.mailbox_key())
+                            break
                         self.watching.set()
                         await mailbox.wait_for_news(wait_s)
                         self.watching.clear()
                         await self.one_pass(mailbox=mailbox)
-                except MailServerError as exc:
+                    self.watcher_connected = self.mailbox_held = False
+                    await mailbox.close()
+                except (MailServerError, SQLAlchemyError, OSError) as exc:
                     self.watcher_connected = False
                     log.warning("mailbox watch: %s; reconnecting in %.0f s", exc, backoff)
-                    try:
-                        await asyncio.wait_for(self.stop_event.wait(), backoff)
-                    except TimeoutError:
-                        pass
+                    await self._sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
         finally:
-            self.watcher_connected = False
+            self.watcher_connected = self.mailbox_held = False
             await mailbox.close()
+            await asyncio.shield(self._release(lock))
+
+    async def _release(self, lock: MailboxLock) -> None:
+        try:
+            await lock.release()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not release the mailbox lock (it expires by itself): %s", exc)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait `seconds` or until the daemon stops."""
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def listen_for_sends(self) -> None:
+        """PostgreSQL: a launch or a resend elsewhere (NOTIFY) wakes a send-only pass at once, instead
+        of at the next tick_every. A hint only: the pass reads the database as any other."""
+        if self.service.engine.dialect.name != "postgresql":
+            return
+        interval = max(self.clock.real_seconds(self.service.settings.schedule.tick_every), MIN_INTERVAL_S)
+        while not self.stop_event.is_set():
+            try:
+                async with Listener(self.service.engine, CHANNEL_SENDS) as wake:
+                    while not self.stop_event.is_set():
+                        if await wake.wait(timeout_s=interval) and not self.stop_event.is_set():
+                            await self.one_pass(do_poll=False)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("listening for new sends: %s; again in %.0f s", exc, MAX_BACKOFF_S / 6)
+                await self._sleep(MAX_BACKOFF_S / 6)
 
     def request_stop(self) -> None:
         log.info("stopping: the sends in flight finish and are recorded first")
@@ -137,6 +203,14 @@ class Daemon:
         self.stop_event.set()
 
     async def run(self, *, install_signals: bool = True) -> int:
+        async with worker_presence(self.service.sessions, self.service.campaign_id, "run") as me:
+            self.presence = me
+            try:
+                return await self._run(install_signals=install_signals)
+            finally:
+                self.presence = None
+
+    async def _run(self, *, install_signals: bool) -> int:
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -147,6 +221,7 @@ class Daemon:
                           coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
         scheduler.start()
         watcher = asyncio.create_task(self.watch_mailbox())
+        listener = asyncio.create_task(self.listen_for_sends())
         log.info("daemon running: a pass every %.1f s (campaign %s)", interval, self.service.name)
         try:
             await self.stop_event.wait()
@@ -154,11 +229,12 @@ class Daemon:
             scheduler.pause()
             async with self._lock:   # the pass in progress finishes and records its sends
                 pass
-            watcher.cancel()
-            try:
-                await watcher
-            except (asyncio.CancelledError, ProbeError):
-                pass
+            for task in (watcher, listener):
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, ProbeError):
+                    pass
             scheduler.shutdown(wait=False)
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,8 +1,10 @@
 """One send pass: claim what is due, render, hand it to SMTP, record the server's answer.
 
-A send is claimed with a lease before anything goes on the wire and its outcome is recorded under
-asyncio.shield, so a pass stopped half-way leaves each send either recorded or `claimed`; a claim
-whose owner died becomes `uncertain` on the next pass and is never resent without a person.
+A send is claimed with a lease, marked "on the wire" (a group-committed write) right before its first
+SMTP command, and its outcome is recorded under asyncio.shield, in small group commits (Recorder). A
+pass stopped half-way leaves each send recorded or `claimed`; on the next pass a claim whose owner died
+becomes `uncertain` if it was on the wire (never resent without a person), else it goes back to the
+queue at no cost. So after a crash at most the sends in flight are uncertain.
 
 What each server answer does is the lifecycle table's business (probe.core.lifecycle): this module
 turns the answer into a SendEvent and the store applies the table's row. An account fault (connection
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from probe.adapters.compose import build_message
 from probe.adapters.smtp import OutcomeKind, SendOutcome, SmtpSender
+from probe.core.fairness import recipient_domain
 from probe.core.lifecycle import SendEvent, classify_smtp_failure
 from probe.core.model import WAITING_STATES
 from probe.core.planning import follow_up_due
@@ -31,18 +34,21 @@ from probe.errors import ProbeError, SmtpError
 from probe.service.context import process_owner
 from probe.service.experiment import sender_for
 from probe.store.inbox import target_info
+from probe.store.ratelimit import domain_key, smtp_key, take, wait_for_token
 from probe.store.sends import (
     ClaimedSend,
+    OnTheWire,
+    Outcome,
     Replanner,
     cancel_claimed,
-    claim_due,
+    claim_batch,
     claimed_owners,
     expire_leases,
-    release_claimed,
 )
 from probe.store.sends import (
-    record_outcome as store_outcome,
+    record_outcomes as store_outcomes,
 )
+from probe.store.workers import list_workers, owner_is_silent
 
 if TYPE_CHECKING:
     from probe.service.wiring import Service
@@ -73,22 +79,67 @@ def owner_is_dead(owner: str) -> bool:
     return False
 
 
-class RateLimiter:
-    """Spaces sends evenly across all workers of a pass (real time, whatever the campaign clock)."""
+class Recorder:
+    """Group commits of outcomes: workers hand their outcome over and wait for it to be committed;
+    one task writes whatever has gathered (up to `max_batch`) in one transaction. The window of doubt
+    is the outcomes not yet committed: at most the sends in flight, committed within milliseconds."""
 
-    def __init__(self, per_second: float | None) -> None:
-        self.interval = 1.0 / per_second if per_second else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+    def __init__(self, service: Service, *, max_batch: int = 64) -> None:
+        self.service = service
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Outcome | OnTheWire, asyncio.Future[bool]] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
 
-    async def wait(self) -> None:
-        if not self.interval:
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="probe-recorder")
+
+    async def record(self, outcome: Outcome | OnTheWire) -> bool:
+        if self._task is None or self._task.done():
+            return (await asyncio.shield(store_outcomes(self.service.sessions, [outcome])))[0]
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((outcome, done))
+        # Shielded: a cancelled worker still leaves its outcome to be committed.
+        return await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._flush(batch)
+            if stop:
+                return
+
+    async def _flush(self, batch: list[tuple[Outcome | OnTheWire, asyncio.Future[bool]]]) -> None:
+        try:
+            results = await store_outcomes(self.service.sessions, [o for o, _ in batch])
+        except Exception:   # e.g. a deadlock victim: record them one by one
+            results = []
+            for outcome, done in batch:
+                try:
+                    results.append((await store_outcomes(self.service.sessions, [outcome]))[0])
+                except Exception as exc:   # handed to the worker that waits for it
+                    if not done.done():
+                        done.set_exception(exc)
+                    results.append(False)
+        for (_, done), ok in zip(batch, results, strict=True):
+            if not done.done():
+                done.set_result(ok)
+
+    async def close(self) -> None:
+        """Commit everything handed over, then stop."""
+        if self._task is None:
             return
-        async with self._lock:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next = max(self._next, time.monotonic()) + self.interval
+        self._queue.put_nowait(None)
+        await self._task
 
 
 @dataclass
@@ -117,40 +168,134 @@ def replanner(service: Service) -> Replanner:
 
 
 async def dispatch(service: Service, now: datetime) -> DispatchResult:
+    """Claim due sends in batches (up to two per connection ahead of the workers), hand them to
+    `smtp.concurrency` workers through a queue, record outcomes in group commits.
+
+    Rate limits hold across every process on the database: `smtp.rate_limit` is a token bucket per
+    account (a worker waits for a token before claiming), `smtp.domain_rate_limit` one per recipient
+    domain (a claimed send whose domain must wait goes back to the queue at no cost, and that domain
+    is left out of the claims for as long as its bucket says)."""
     campaign_id = service.require_campaign()
     settings = service.settings
     result = DispatchResult()
     owner = process_owner()
-    dead = [o for o in await claimed_owners(service.sessions, campaign_id) if owner_is_dead(o)]
+    owners = await claimed_owners(service.sessions, campaign_id)
+    workers = await list_workers(service.sessions, campaign_id, now=service.wall_clock()) if owners else None
+    dead = [o for o in owners if owner_is_dead(o) or (workers is not None and owner_is_silent(o, workers))]
     result.found_uncertain = await expire_leases(service.sessions, campaign_id=campaign_id,
                                                  wall_now=service.wall_clock(), dead_owners=dead)
     if result.found_uncertain:
         log.warning("%d sends were claimed by a pass that stopped before recording them: they are "
                     "uncertain (probe status lists them)", result.found_uncertain)
     account = service.smtp_account()
-    limiter = RateLimiter(settings.smtp.rate_per_s)
+    rate = settings.smtp.rate_per_s
+    domain_rate = settings.smtp.domain_rate_per_s
+    account_key = smtp_key(account.username, account.host)
     envelope_from = parseaddr(settings.campaign.from_)[1]
     lease = settings.smtp.lease
+    concurrency = settings.smtp.concurrency
     fatal: list[ProbeError] = []
+    broken: list[BaseException] = []           # a worker crashed: claim nothing more
     appended: list[bytes] = []
     replan = replanner(service)
+    recorder = Recorder(service)
+    queue: asyncio.Queue[ClaimedSend | None] = asyncio.Queue()
+    # Claims ahead of the workers (up to one more per connection), so a claim serves several sends: a
+    # claim not yet on the wire (OnTheWire) goes back to the queue by itself if this process dies.
+    ahead = 2 * concurrency
+    idle = asyncio.Semaphore(ahead)
+    throttled: dict[str, float] = {}            # recipient domain → monotonic time it may go again
+
+    async def release(send: ClaimedSend, event: SendEvent, error: str) -> None:
+        await recorder.record(Outcome(send.send_id, owner, event, 0, now, error=error))
+
+    async def producer() -> None:
+        while not fatal and not broken and not service.stopping:
+            await idle.acquire()
+            slots = 1
+            if rate is None:          # no account limit: claim for every idle worker at once
+                while slots < ahead and not idle.locked():
+                    await idle.acquire()
+                    slots += 1
+            else:
+                await wait_for_token(service.sessions, account_key, rate, burst=1)
+            if fatal or broken or service.stopping:
+                for _ in range(slots):
+                    idle.release()
+                break
+            clock = time.monotonic()
+            for d in [d for d, until in throttled.items() if until <= clock]:
+                del throttled[d]
+            batch = await claim_batch(service.sessions, campaign_id=campaign_id, now=now, owner=owner,
+                                      lease_until=service.wall_clock() + lease, domain=service.message_id_domain,
+                                      limit=slots, skip_domains=throttled)
+            for _ in range(slots - len(batch.sends)):
+                idle.release()
+            for send in batch.sends:
+                d = recipient_domain(send.email)
+                wait_s = await take(service.sessions, domain_key(send.email), domain_rate, 1) if domain_rate else 0.0
+                if wait_s > 0:
+                    throttled[d] = time.monotonic() + wait_s
+                    await release(send, SendEvent.THROTTLED, f"smtp.domain_rate_limit: {d} waits {wait_s:.1f} s")
+                    idle.release()
+                    continue
+                queue.put_nowait(send)
+            if not batch.sends:
+                if not batch.skipped and not throttled:
+                    break             # nothing due any more
+                # Only throttled domains are due: wait for the first of them.
+                soonest = min(throttled.values(), default=time.monotonic() + 0.05)
+                await asyncio.sleep(max(soonest - time.monotonic(), 0.01))
 
     async def worker() -> None:
         sender = SmtpSender(account)
         try:
-            while not fatal and not service.stopping:
-                claimed = await claim_due(service.sessions, campaign_id=campaign_id, now=now, owner=owner,
-                                          lease_until=service.wall_clock() + lease,
-                                          domain=service.message_id_domain, limit=1)
-                if not claimed:
-                    return
-                await limiter.wait()
-                await send_claimed(service, sender, claimed[0], owner, now, envelope_from, result,
-                                   fatal, appended, replan)
+            while (send := await queue.get()) is not None:
+                try:
+                    if fatal or broken or service.stopping:
+                        await release(send, SendEvent.ACCOUNT_FAULT if fatal else SendEvent.THROTTLED,
+                                      "the pass stopped before sending it")
+                        continue
+                    await send_claimed(service, sender, send, owner, now, envelope_from, result, fatal,
+                                       appended, replan, recorder=recorder, check_target=False)
+                except BaseException as exc:
+                    broken.append(exc)
+                    raise
+                finally:
+                    idle.release()
         finally:
             await sender.close()
 
-    await asyncio.gather(*(worker() for _ in range(settings.smtp.concurrency)))
+    recorder.start()
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        try:
+            await producer()
+        except Exception as exc:     # e.g. the database went away: let the sends in flight finish
+            broken.append(exc)
+            for _ in tasks:
+                queue.put_nowait(None)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for _ in tasks:
+            queue.put_nowait(None)
+        await asyncio.gather(*tasks)     # the claims handed over are sent (or released, once stopping)
+    finally:
+        # Claims handed over but never started (the pass was stopped or cancelled) go back to the
+        # queue: they were never on the wire. Then every outcome is committed before the pass ends.
+        async def settle() -> None:
+            while not queue.empty():
+                left = queue.get_nowait()
+                if left is not None:
+                    await release(left, SendEvent.THROTTLED, "the pass stopped before sending it")
+            await recorder.close()
+
+        # Only on an error or a cancellation is anything still running here: the sends in flight are
+        # cut off (on the wire: uncertain at the next pass, as after a crash).
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.shield(settle())
     if appended:
         await copy_to_sent(service, appended, now)
     if fatal:
@@ -163,17 +308,29 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
 
 async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, owner: str, now: datetime,
                        envelope_from: str, result: DispatchResult, fatal: list[ProbeError],
-                       appended: list[bytes], replan: Replanner | None = None) -> None:
+                       appended: list[bytes], replan: Replanner | None = None, *,
+                       recorder: Recorder | None = None, check_target: bool = True) -> None:
+    """Send one claimed send. A claim held for a while may have been answered or bounced meanwhile:
+    the on-the-wire mark is written only while the target waits (else the claim is cancelled), so
+    dispatch needs no read of its own; `check_target` reads the target first anyway (callers that
+    count cancellations before building the message)."""
     settings = service.settings
-    info = await target_info(service.sessions, send.target_id)
-    state = info[0] if info else None
-    if state not in WAITING_STATES:  # answered while this send waited for its turn
-        # Shielded like every outcome: a cancelled pass must not leave a never-sent claim to become
-        # uncertain.
-        await asyncio.shield(cancel_claimed(service.sessions, send_id=send.send_id, owner=owner,
-                                            reason=f"target {state}"))
-        result.cancelled += 1
-        return
+
+    async def record(outcome: Outcome | OnTheWire) -> bool:
+        if recorder is not None:
+            return await recorder.record(outcome)
+        return (await asyncio.shield(store_outcomes(service.sessions, [outcome])))[0]
+
+    if check_target:
+        info = await target_info(service.sessions, send.target_id)
+        state = info[0] if info else None
+        if state not in WAITING_STATES:  # answered while this send waited for its turn
+            # Shielded like every outcome: a cancelled pass must not leave a never-sent claim to become
+            # uncertain.
+            await asyncio.shield(cancel_claimed(service.sessions, send_id=send.send_id, owner=owner,
+                                                reason=f"target {state}"))
+            result.cancelled += 1
+            return
     try:
         rendered = service.templates.render(dict(send.fields), send.wave, service.name, send.line)
         reply_to = settings.campaign.reply_to
@@ -182,9 +339,7 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
                                 references=send.previous_message_ids,
                                 reply_to=reply_to_address(reply_to, send.token) if reply_to else None)
     except ProbeError as exc:
-        await asyncio.shield(store_outcome(service.sessions, send_id=send.send_id, owner=owner,
-                                           event=SendEvent.MESSAGE_REFUSED, wave=send.wave, now=now,
-                                           error=str(exc)))
+        await record(Outcome(send.send_id, owner, SendEvent.MESSAGE_REFUSED, send.wave, now, error=str(exc)))
         result.failed += 1
         result.undelivered += send.wave == 0
         log.error("target line %d wave %d: cannot build the message: %s", send.line, send.wave, exc)
@@ -195,23 +350,30 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
         await sender.connect()
     except SmtpError as exc:
         fatal.append(exc)
-        await asyncio.shield(release_claimed(service.sessions, send_id=send.send_id, owner=owner,
-                                             error=str(exc).splitlines()[0], now=now))
+        await record(Outcome(send.send_id, owner, SendEvent.ACCOUNT_FAULT, 0, now,
+                             error=str(exc).splitlines()[0]))
+        return
+    # On the wire from here: committed before the first SMTP command of this message, so a crash
+    # before it returns the claim to the queue, and only what was handed to SMTP can be uncertain.
+    if not await record(OnTheWire(send.send_id, owner, service.wall_clock())):
+        log.info("send %d not sent: its target stopped waiting, or the lease was taken back", send.send_id)
+        result.cancelled += 1
         return
     started = time.monotonic()
     try:
         outcome = await sender.send(message, sender=envelope_from, recipient=send.address)
     except SmtpError as exc:  # the account itself is unusable (a reconnect refused): free, stop the pass
         fatal.append(exc)
-        await asyncio.shield(release_claimed(service.sessions, send_id=send.send_id, owner=owner,
-                                             error=str(exc).splitlines()[0], now=now))
+        await record(Outcome(send.send_id, owner, SendEvent.ACCOUNT_FAULT, 0, now,
+                             error=str(exc).splitlines()[0]))
         return
     elapsed_ms = (time.monotonic() - started) * 1000
-    await asyncio.shield(record_outcome(service, send, owner, now, outcome, result, replan))
+    await record_outcome(service, send, owner, now, outcome, result, replan, recorder=recorder)
     if outcome.kind is OutcomeKind.SENT and settings.imap is not None and settings.imap.sent_folder:
         appended.append(bytes(message))
-    log.info("send token=%s wave=%d outcome=%s elapsed_ms=%.0f reply=%r", send.token[:6], send.wave,
-             outcome.kind, elapsed_ms, outcome.reply)
+    if log.isEnabledFor(logging.INFO):
+        log.info("send token=%s wave=%d outcome=%s elapsed_ms=%.0f reply=%r", send.token[:6], send.wave,
+                 outcome.kind, elapsed_ms, outcome.reply)
 
 
 def outcome_event(service: Service, send: ClaimedSend, outcome: SendOutcome, now: datetime) -> SendEvent:
@@ -238,14 +400,19 @@ def next_retry(service: Service, send: ClaimedSend, now: datetime) -> datetime:
 
 
 async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: datetime, outcome: SendOutcome,
-                         result: DispatchResult, replan: Replanner | None = None) -> None:
+                         result: DispatchResult, replan: Replanner | None = None, *,
+                         recorder: Recorder | None = None) -> None:
     event = outcome_event(service, send, outcome, now)
-    await store_outcome(service.sessions, send_id=send.send_id, owner=owner, event=event, wave=send.wave,
-                        now=now, error=None if event is SendEvent.ACCEPTED else outcome.reply,
-                        # The server's final reply is evidence only when it decided the send.
-                        smtp_reply=None if event in (SendEvent.TEMPORARY, SendEvent.LOST_IN_DATA) else outcome.reply,
-                        next_due_at=next_retry(service, send, now) if event is SendEvent.TEMPORARY else None,
-                        replan=replan, initial_sent_at=send.initial_sent_at)
+    item = Outcome(send.send_id, owner, event, send.wave, now,
+                   error=None if event is SendEvent.ACCEPTED else outcome.reply,
+                   # The server's final reply is evidence only when it decided the send.
+                   smtp_reply=None if event in (SendEvent.TEMPORARY, SendEvent.LOST_IN_DATA) else outcome.reply,
+                   next_due_at=next_retry(service, send, now) if event is SendEvent.TEMPORARY else None,
+                   replan=replan, initial_sent_at=send.initial_sent_at)
+    if recorder is not None:
+        await recorder.record(item)
+    else:
+        await asyncio.shield(store_outcomes(service.sessions, [item]))
     match event:
         case SendEvent.LOST_IN_DATA:
             result.uncertain += 1

@@ -2,7 +2,8 @@
 HEARTBEAT_EVERY from a background task (independent of passes, which can last an hour at a low rate
 limit), the last pass recorded by the caller, stopped on exit.
 
-Not yet wired (issue 16): the daemon and `probe tick` should wrap their work in it:
+The daemon (kind "run") and `probe tick` (kind "tick", probe.service.tick.run_pass) wrap their work
+in it:
 
     async with worker_presence(service.sessions, campaign_id, "run") as me:
         ...                      # after each pass:

@@ -4,6 +4,7 @@ Poll comes first so that a reply that arrived overnight cancels the morning remi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from probe.service.dispatch import DispatchResult, dispatch
 from probe.service.poll import PollResult, poll
+from probe.service.presence import worker_presence
 from probe.service.validate import check_secrets
+from probe.service.wiring import process_owner
 from probe.store.campaigns import record_account_health, record_pass
 from probe.store.inbox import close_silent_targets
+from probe.store.pollers import mailbox_lock
 
 if TYPE_CHECKING:
     from probe.adapters.imap import ImapMailbox
@@ -62,13 +66,39 @@ class PassResult:
                 + (", SMTP ACCOUNT FAILING" if d.account_fault is not None else ""))
 
 
+async def poll_if_free(service: Service, now: datetime) -> PollResult:
+    """Poll the mailbox only if no other process holds it (one poller per mailbox, DESIGN.md)."""
+    imap = service.settings.imap
+    if imap is None:
+        return await poll(service, now)
+    lock = mailbox_lock(service.engine, service.mailbox_key(), owner=process_owner(), lease=imap.poll_every)
+    try:
+        if not await lock.acquire(service.wall_clock()):
+            log.info("another process polls %s: this pass only sends", service.mailbox_key())
+            return PollResult()
+        return await poll(service, now)
+    finally:
+        await asyncio.shield(lock.release())
+
+
 async def run_pass(service: Service, now: datetime, *, do_poll: bool = True,
-                   mailbox: ImapMailbox | None = None) -> PassResult:
+                   mailbox: ImapMailbox | None = None, own_lock: bool = True,
+                   presence: bool = False) -> PassResult:
+    """`own_lock`: take the mailbox's lock for the poll (`probe tick`); False when the caller holds it
+    (the daemon). `presence`: register this process in the worker table for the pass (`probe tick`)."""
+    if presence:
+        async with worker_presence(service.sessions, service.campaign_id, "tick") as me:
+            result = await run_pass(service, now, do_poll=do_poll, mailbox=mailbox, own_lock=own_lock)
+            await me.passed()
+            return result
     campaign_id = service.require_campaign()
     check_secrets(service.settings)   # a missing password is exit 2 before any connection
     result = PassResult(now)
     if do_poll:
-        result.polled = await poll(service, now, mailbox)
+        if mailbox is None and own_lock:
+            result.polled = await poll_if_free(service, now)
+        else:
+            result.polled = await poll(service, now, mailbox)
     result.dispatched = await dispatch(service, now)
     fault = result.dispatched.account_fault
     if fault is not None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 from probe.core import tokens
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
+from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Campaign, Send, Suppression, Target, UTCDateTime
 
 #: last_error of a send cancelled because its target left the targets file; such a send comes back
@@ -119,6 +120,8 @@ async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, c
             await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
             if len(new) >= 1000:
                 await _analyze(s)
+            # Idle workers wake when this commits (issue 16): new sends may be due now.
+            await notify(s, CHANNEL_SENDS, str(campaign_id))
     if chunked:
         for start in range(0, len(new), LAUNCH_CHUNK):
             async with transaction(db) as s:
@@ -128,6 +131,7 @@ async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, c
             await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(plan_hash=plan_hash))
             if len(new) >= 1000:
                 await _analyze(s)
+            await notify(s, CHANNEL_SENDS, str(campaign_id))
     return LaunchResult(campaign_id=campaign_id, created=created, targets_added=counts.added,
                         targets_kept=len(kept), targets_removed=len(removed_ids),
                         sends_planned=counts.planned, sends_rescheduled=counts.rescheduled,

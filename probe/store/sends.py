@@ -14,7 +14,7 @@ by another pass cannot overwrite the `uncertain` verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
+from probe.core.fairness import recipient_domain, take_fair
 from probe.core.lifecycle import (
     BLOCKING_SENDS,
     RESENDABLE_TARGETS,
@@ -37,6 +38,7 @@ from probe.core.lifecycle import (
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
+from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Send, Suppression, Target, UTCDateTime
 
 CLAIMABLE = (SendState.SCHEDULED, SendState.RETRY)
@@ -74,7 +76,7 @@ class ClaimedSend:
 def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
     due = aliased(Send)
     earlier = aliased(Send)
-    return (select(due.id).join(Target, Target.id == due.target_id)
+    return (select(due.id, Target.email).join(Target, Target.id == due.target_id)
             .where(due.campaign_id == campaign_id, due.state == state, due.due_at <= now,
                    Target.state.in_(WAITING),
                    ~exists().where(Suppression.email == Target.email),
@@ -86,11 +88,30 @@ def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
             .with_for_update(skip_locked=True, of=due))
 
 
-async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, lease_until: datetime,
-                    domain: str, limit: int = 1) -> list[ClaimedSend]:
-    """Lease up to `limit` due sends of waiting, unsuppressed targets to `owner`, oldest due first."""
+#: How many due sends a claim looks at per send it takes: room to deal them out fairly across domains
+#: and to step over throttled domains, without scanning every due row.
+CANDIDATES_PER_SEND = 8
+MIN_CANDIDATES = 64
+
+
+@dataclass
+class ClaimBatch:
+    sends: list[ClaimedSend]
+    #: Due sends passed over because their domain is throttled (`skip_domains`): the queue is not
+    #: empty even when `sends` is.
+    skipped: int = 0
+
+
+async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, lease_until: datetime,
+                      domain: str, limit: int = 1, skip_domains: Collection[str] = ()) -> ClaimBatch:
+    """Lease up to `limit` due sends of waiting, unsuppressed targets to `owner` in one write
+    transaction: the soonest due candidates, dealt out round-robin across recipient domains
+    (core.fairness), leaving out the domains in `skip_domains` (their domain_rate_limit says wait)."""
+    skip = {d.lower() for d in skip_domains}
+    want = max(limit * CANDIDATES_PER_SEND, MIN_CANDIDATES) if limit > 1 or skip else limit
     async with transaction(db) as s:
         ids: list[int] = []
+        skipped = 0
         # One state at a time, ordered by (due_at, id): the index (campaign_id, state, due_at) then
         # yields the rows in order and the LIMIT stops the scan, instead of sorting every due row
         # (0.2 s a claim with 100,000 sends due, measured).
@@ -100,21 +121,27 @@ async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, leas
         for state in CLAIMABLE:
             if len(ids) >= limit:
                 break
-            picked = list((await s.execute(_pick(campaign_id, state, now, limit - len(ids)))).scalars())
+            rows = list(await s.execute(_pick(campaign_id, state, now, want)))
+            if not rows:
+                continue
+            usable = [r for r in rows if recipient_domain(r.email) not in skip]
+            skipped += len(rows) - len(usable)
+            picked = [r.id for r in take_fair(usable, lambda r: recipient_domain(r.email), limit - len(ids))]
             if not picked:
                 continue
             claim = (update(Send).where(Send.id.in_(picked), Send.state == state)
-                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until)
+                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until,
+                             wire_at=None)
                      .returning(Send.id)
                      .execution_options(synchronize_session=False))
             ids += list((await s.execute(claim)).scalars())
         if not ids:
-            return []
-        rows = list(await s.execute(
+            return ClaimBatch([], skipped)
+        order = {sid: i for i, sid in enumerate(ids)}
+        rows = sorted(await s.execute(
             select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
                    Target.address, Target.email, Target.line, Target.fields, Target.token)
-            .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids))
-            .order_by(Send.due_at, Send.wave, Send.id)))
+            .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids))), key=lambda r: order[r.id])
         ids_by_send = {r.id: tokens.message_id(r.token, r.wave, domain) for r in rows}
         await s.execute(update(Send), [{"id": sid, "message_id": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
@@ -127,12 +154,20 @@ async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, leas
             earlier.setdefault(tid, []).append((wave, str(mid)))
             if wave == 0 and state == SendState.SENT and sent_at is not None:
                 initial[tid] = sent_at
-    return [ClaimedSend(send_id=r.id, target_id=r.target_id, campaign_id=campaign_id, wave=r.wave,
-                        attempts=r.attempts, address=r.address, email=r.email, line=r.line,
-                        fields=dict(r.fields), token=r.token, message_id=ids_by_send[r.id], due_at=r.due_at,
-                        previous_message_ids=tuple(m for w, m in earlier.get(r.target_id, ()) if w < r.wave),
-                        initial_sent_at=initial.get(r.target_id), first_attempt_at=r.first_attempt_at)
-            for r in rows]
+    return ClaimBatch([ClaimedSend(
+        send_id=r.id, target_id=r.target_id, campaign_id=campaign_id, wave=r.wave,
+        attempts=r.attempts, address=r.address, email=r.email, line=r.line,
+        fields=dict(r.fields), token=r.token, message_id=ids_by_send[r.id], due_at=r.due_at,
+        previous_message_ids=tuple(m for w, m in earlier.get(r.target_id, ()) if w < r.wave),
+        initial_sent_at=initial.get(r.target_id), first_attempt_at=r.first_attempt_at)
+        for r in rows], skipped)
+
+
+async def claim_due(db: Db, *, campaign_id: int, now: datetime, owner: str, lease_until: datetime,
+                    domain: str, limit: int = 1) -> list[ClaimedSend]:
+    """Lease up to `limit` due sends of waiting, unsuppressed targets to `owner` (claim_batch)."""
+    return (await claim_batch(db, campaign_id=campaign_id, now=now, owner=owner, lease_until=lease_until,
+                              domain=domain, limit=limit)).sends
 
 
 def _mine(send_id: int, owner: str) -> Any:
@@ -191,6 +226,98 @@ async def _apply_sends_effect(s: Any, target_id: int, effect: OtherSends, reason
     # DEFER_WAITING needs a date: defer_sends does it. REPLAN_LATER is the send's effect (record_sent).
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One send's outcome, to record (alone or in a group commit: record_outcomes)."""
+
+    send_id: int
+    owner: str
+    event: SendEvent
+    wave: int
+    now: datetime
+    smtp_reply: str | None = None
+    error: str | None = None
+    next_due_at: datetime | None = None
+    replan: Replanner | None = None
+    initial_sent_at: datetime | None = None
+
+
+async def _record(s: Any, o: Outcome) -> bool:
+    decision = decide_send(SendState.CLAIMED, o.event, wave=o.wave)
+    if decision is None:
+        raise ValueError(f"the lifecycle table has no row for a claimed send on {o.event}")
+    rule = decision.send
+    values: dict[str, Any] = {"state": rule.new_state, "lease_expires_at": None}
+    if rule.attempts.value == "one":
+        values["attempts"] = Send.attempts + 1
+    if o.event is SendEvent.ACCEPTED:
+        values.update(smtp_reply=o.smtp_reply, sent_at=o.now, last_error=None)
+    elif o.event in (SendEvent.ACCOUNT_FAULT, SendEvent.THROTTLED):
+        # Back in the queue as it was: RETRY when it had failed before, else SCHEDULED; no attempt.
+        values["state"] = case((Send.attempts > 0, SendState.RETRY.value), else_=SendState.SCHEDULED.value)
+        values.update(lease_owner=None, last_error=o.error)
+    else:
+        values["last_error"] = o.error
+        if o.smtp_reply is not None:
+            values["smtp_reply"] = o.smtp_reply
+    if o.event is SendEvent.TEMPORARY:
+        values.update(due_at=o.next_due_at,
+                      first_attempt_at=func.coalesce(Send.first_attempt_at, literal(o.now, UTCDateTime())))
+    target_id = (await s.execute(_mine(o.send_id, o.owner).values(**values)
+                                 .returning(Send.target_id))).scalar_one_or_none()
+    if target_id is None:
+        return False
+    if decision.target_event is not None:
+        reason = UNDELIVERED_REASON if decision.target_event is TargetEvent.INITIAL_UNDELIVERED else ""
+        await apply_target_event(s, target_id, decision.target_event, now=o.now, reason=reason)
+    if rule.others is OtherSends.REPLAN_LATER and o.replan is not None:
+        initial = o.now if o.wave == 0 else o.initial_sent_at
+        if initial is not None:
+            await _replan_later(s, target_id, o.replan(initial, o.wave, o.now))
+    return True
+
+
+@dataclass(frozen=True)
+class OnTheWire:
+    """A claimed send is about to be handed to SMTP: from the commit of this mark on, a crash leaves
+    it `uncertain`; before it, the claim goes back to the queue by itself. Refused (False, nothing to
+    send) when the lease is no longer ours, or when the target stopped waiting (then the claim is
+    cancelled)."""
+
+    send_id: int
+    owner: str
+    at: datetime          # wall clock
+
+
+async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> list[bool]:
+    """Several outcomes (and on-the-wire marks) in one write transaction (a group commit: one lock,
+    one fsync). Each is applied as record_outcome would; False for a send whose lease is no longer
+    ours (for a mark: do not send it)."""
+    async with transaction(db) as s:
+        done: dict[int, bool] = {}
+        marks = [o for o in outcomes if isinstance(o, OnTheWire)]
+        for owner in {m.owner for m in marks}:
+            mine = [m for m in marks if m.owner == owner]
+            ids = [m.send_id for m in mine]
+            # Only while the target still waits: one answered or bounced since the claim is not
+            # written to (the table's claimed + target_stopped row, applied just below).
+            marked = set((await s.execute(
+                update(Send).where(Send.id.in_(ids), Send.state == SendState.CLAIMED, Send.lease_owner == owner,
+                                   exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
+                .values(wire_at=max(m.at for m in mine)).returning(Send.id)
+                .execution_options(synchronize_session=False))).scalars())
+            if len(marked) < len(ids):
+                await s.execute(
+                    update(Send).where(Send.id.in_([i for i in ids if i not in marked]),
+                                       Send.state.in_(send_sources(SendEvent.TARGET_STOPPED)),
+                                       Send.lease_owner == owner)
+                    .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.TARGET_STOPPED].new_state,
+                            last_error="target stopped waiting before the send", lease_expires_at=None)
+                    .execution_options(synchronize_session=False))
+            done.update({i: i in marked for i in ids})
+        return [done[o.send_id] if isinstance(o, OnTheWire) else await _record(s, o) for o in outcomes]
+
+
 async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, wave: int, now: datetime,
                          smtp_reply: str | None = None, error: str | None = None,
                          next_due_at: datetime | None = None, replan: Replanner | None = None,
@@ -198,39 +325,9 @@ async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, 
     """Apply the lifecycle table's row for (claimed, `event`) to a send this owner still holds, and its
     effect on the target and the target's other sends, in one transaction. False (nothing written)
     when the lease is no longer ours."""
-    decision = decide_send(SendState.CLAIMED, event, wave=wave)
-    if decision is None:
-        raise ValueError(f"the lifecycle table has no row for a claimed send on {event}")
-    rule = decision.send
-    values: dict[str, Any] = {"state": rule.new_state, "lease_expires_at": None}
-    if rule.attempts.value == "one":
-        values["attempts"] = Send.attempts + 1
-    if event is SendEvent.ACCEPTED:
-        values.update(smtp_reply=smtp_reply, sent_at=now, last_error=None)
-    elif event is SendEvent.ACCOUNT_FAULT:
-        # Back in the queue as it was: RETRY when it had failed before, else SCHEDULED; no attempt.
-        values["state"] = case((Send.attempts > 0, SendState.RETRY.value), else_=SendState.SCHEDULED.value)
-        values.update(lease_owner=None, last_error=error)
-    else:
-        values["last_error"] = error
-        if smtp_reply is not None:
-            values["smtp_reply"] = smtp_reply
-    if event is SendEvent.TEMPORARY:
-        values.update(due_at=next_due_at,
-                      first_attempt_at=func.coalesce(Send.first_attempt_at, literal(now, UTCDateTime())))
+    o = Outcome(send_id, owner, event, wave, now, smtp_reply, error, next_due_at, replan, initial_sent_at)
     async with transaction(db) as s:
-        target_id = (await s.execute(_mine(send_id, owner).values(**values)
-                                     .returning(Send.target_id))).scalar_one_or_none()
-        if target_id is None:
-            return False
-        if decision.target_event is not None:
-            reason = UNDELIVERED_REASON if decision.target_event is TargetEvent.INITIAL_UNDELIVERED else ""
-            await apply_target_event(s, target_id, decision.target_event, now=now, reason=reason)
-        if rule.others is OtherSends.REPLAN_LATER and replan is not None:
-            initial = now if wave == 0 else initial_sent_at
-            if initial is not None:
-                await _replan_later(s, target_id, replan(initial, wave, now))
-    return True
+        return await _record(s, o)
 
 
 async def record_sent(db: Db, *, send_id: int, owner: str, smtp_reply: str, sent_at: datetime,
@@ -276,15 +373,24 @@ async def cancel_claimed(db: Db, *, send_id: int, owner: str, reason: str) -> bo
 
 
 async def expire_leases(db: Db, *, campaign_id: int, wall_now: datetime, dead_owners: Collection[str] = ()) -> int:
-    """Claimed sends whose lease ran out (or whose owner process is gone) become `uncertain`: they may
-    have been handed to SMTP, so they are never put back to `scheduled` here."""
+    """Claimed sends whose lease ran out (or whose owner process is gone): those handed to SMTP
+    (`wire_at` set) become `uncertain`, since they may have been delivered, and are never put back to
+    the queue here; those never handed over go back to the queue at no cost (the table's `abandoned`
+    row). Returns how many became uncertain."""
     stale = Send.lease_expires_at < wall_now
     if dead_owners:
         stale = stale | Send.lease_owner.in_(list(dead_owners))
     async with transaction(db) as s:
+        await s.execute(
+            update(Send).where(Send.campaign_id == campaign_id, Send.state.in_(send_sources(SendEvent.ABANDONED)),
+                               stale, Send.wire_at.is_(None))
+            # Back as it was: RETRY when it had failed before, else SCHEDULED (as an account fault).
+            .values(state=case((Send.attempts > 0, SendState.RETRY.value), else_=SendState.SCHEDULED.value),
+                    lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False))
         result = await s.execute(
             update(Send).where(Send.campaign_id == campaign_id, Send.state.in_(send_sources(SendEvent.LEASE_EXPIRED)),
-                               stale)
+                               stale, Send.wire_at.is_not(None))
             .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.LEASE_EXPIRED].new_state,
                     last_error="lease expired with no recorded outcome")
             .returning(Send.id).execution_options(synchronize_session=False))
@@ -360,6 +466,9 @@ async def resolve_send(db: Db, *, campaign_id: int, send_id: int, sent: bool, no
                                            Send.state == SendState.SENT))).scalar_one_or_none()
             if initial is not None:
                 await _replan_later(s, row.target_id, replan(initial, row.wave, when))
+        if not sent:
+            # Idle workers wake when this commits: the resend is due now.
+            await notify(s, CHANNEL_SENDS, str(campaign_id))
     return SendState(row.state)
 
 

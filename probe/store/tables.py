@@ -147,6 +147,8 @@ class Send(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     resolved_note: Mapped[str | None] = mapped_column(Text)  # how a person resolved an uncertain send
     first_attempt_at: Mapped[datetime | None]                # campaign clock: start of the retry window
+    #: Wall clock: the claim was handed to SMTP. A claim without it never went out (dead pass: requeued).
+    wire_at: Mapped[datetime | None]
 
 
 class InboundMessage(Base):

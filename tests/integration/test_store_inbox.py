@@ -195,6 +195,7 @@ async def test_status_summary(sessions: async_sessionmaker[AsyncSession]) -> Non
     assert len(empty.next_due) == 6
     claimed = await S.claim_due(sessions, campaign_id=cid, now=START, owner="host:9", lease_until=START,
                                 domain=DOMAIN, limit=2)
+    assert all(await S.record_outcomes(sessions, [S.OnTheWire(c.send_id, "host:9", START) for c in claimed]))
     await S.expire_leases(sessions, campaign_id=cid, wall_now=START + timedelta(seconds=1))
     await record_pass(sessions, cid, START)
     summary = await status_summary(sessions, cid, now=START)

@@ -37,6 +37,12 @@ async def claim(sessions: async_sessionmaker[AsyncSession], cid: int, *, owner: 
                              limit=limit)
 
 
+async def on_wire(sessions: async_sessionmaker[AsyncSession], claims: list[S.ClaimedSend], *,
+                  owner: str = "host:1") -> None:
+    """Hand the claims to SMTP (as dispatch does right before sending them)."""
+    assert all(await S.record_outcomes(sessions, [S.OnTheWire(c.send_id, owner, START) for c in claims]))
+
+
 async def send_states(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, int], SendState]:
     async with sessions() as s:
         rows = await s.execute(select(Target.email, Send.wave, Send.state).join(Target, Target.id == Send.target_id))
@@ -73,6 +79,7 @@ async def test_reminder_carries_earlier_message_ids(sessions: async_sessionmaker
     assert await S.record_sent(sessions, send_id=w0.send_id, owner="host:1", smtp_reply="250 ok", sent_at=START)
     (w1,) = await claim(sessions, cid, now=START + timedelta(days=6))
     assert w1.wave == 1 and w1.previous_message_ids == (w0.message_id,)
+    await on_wire(sessions, [w1])
     assert await S.expire_leases(sessions, campaign_id=cid, wall_now=LEASE + timedelta(seconds=1)) == 1
     # Waves follow the target: while wave 1 is uncertain, wave 2 waits for a person to settle it.
     assert await claim(sessions, cid, now=START + timedelta(days=12)) == []
@@ -183,6 +190,7 @@ async def test_expired_lease_is_uncertain_and_never_claimed_again(
     cid = await setup(sessions, count=3, gaps=())
     a, b, c = await claim(sessions, cid)
     assert await S.cancel_claimed(sessions, send_id=c.send_id, owner="host:1", reason="answered meanwhile")
+    await on_wire(sessions, [a, b])
     assert await S.claimed_owners(sessions, cid) == ["host:1"]
     assert await S.expire_leases(sessions, campaign_id=cid, wall_now=LEASE) == 0    # not yet expired
     assert await S.expire_leases(sessions, campaign_id=cid, wall_now=LEASE + timedelta(seconds=1)) == 2
@@ -202,11 +210,39 @@ async def test_expired_lease_is_uncertain_and_never_claimed_again(
 
 async def test_dead_owner_leases_expire_at_once(sessions: async_sessionmaker[AsyncSession]) -> None:
     cid = await setup(sessions, count=2, gaps=())
-    await claim(sessions, cid, owner="host:111", limit=1)
-    await claim(sessions, cid, owner="host:222", limit=1)
+    await on_wire(sessions, await claim(sessions, cid, owner="host:111", limit=1), owner="host:111")
+    await on_wire(sessions, await claim(sessions, cid, owner="host:222", limit=1), owner="host:222")
     assert await S.claimed_owners(sessions, cid) == ["host:111", "host:222"]
     assert await S.expire_leases(sessions, campaign_id=cid, wall_now=START, dead_owners={"host:111"}) == 1
     assert await S.claimed_owners(sessions, cid) == ["host:222"]
+
+
+async def test_a_claim_never_on_the_wire_goes_back_to_the_queue(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Issue 12: only what was handed to SMTP can be uncertain. A dead pass's claims that never got
+    their on-the-wire mark return to the queue at no cost and are sent by the next pass."""
+    cid = await setup(sessions, count=3, gaps=())
+    a, b, c = await claim(sessions, cid, owner="host:111")
+    await on_wire(sessions, [a], owner="host:111")
+    assert await S.expire_leases(sessions, campaign_id=cid, wall_now=START, dead_owners={"host:111"}) == 1
+    states = await send_states(sessions)
+    assert [states[(f"t{i}@example.org", 0)] for i in range(3)] == [SendState.UNCERTAIN, SendState.SCHEDULED,
+                                                                  SendState.SCHEDULED]
+    again = await claim(sessions, cid, owner="host:2")
+    assert sorted((x.send_id, x.message_id, x.attempts) for x in again) == sorted(
+        (x.send_id, x.message_id, 0) for x in (b, c))
+    # The dead pass's late mark (or outcome) is refused: the claims are no longer its own.
+    assert not any(await S.record_outcomes(sessions, [S.OnTheWire(b.send_id, "host:111", START)]))
+
+
+async def test_the_wire_mark_refuses_a_target_that_stopped_waiting(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    from probe.store.inbox import mark_bounced
+
+    cid = await setup(sessions, count=1, gaps=())
+    (a,) = await claim(sessions, cid)
+    assert await mark_bounced(sessions, target_id=a.target_id, now=START)
+    assert await S.record_outcomes(sessions, [S.OnTheWire(a.send_id, "host:1", START)]) == [False]
+    assert (await send_states(sessions))[("t0@example.org", 0)] == SendState.CANCELLED
 
 
 async def test_cancel_and_defer_waiting_sends(sessions: async_sessionmaker[AsyncSession]) -> None:

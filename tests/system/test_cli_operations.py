@@ -42,10 +42,12 @@ def test_resolve_an_uncertain_send(campaign_factory, smtp_server, tmp_path):
     db = tmp_path / "p.db"
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=f"sqlite:///{db}")
     assert probe("launch", camp.config).returncode == 0
-    # A pass that died mid-send leaves this behind: a claimed send whose lease has expired.
+    # A pass that died mid-send leaves this behind: a claimed send, handed to SMTP (wire_at), whose
+    # lease has expired.
     with sqlite3.connect(db) as con:
         con.execute("UPDATE send SET state='claimed', lease_owner='elsewhere:1:x', "
-                    "lease_expires_at='2000-01-01 00:00:00.000000' WHERE wave=0 AND id=1")
+                    "lease_expires_at='2000-01-01 00:00:00.000000', wire_at='2000-01-01 00:00:00.000000' "
+                    "WHERE wave=0 AND id=1")
     r = probe("tick", camp.config, "--now", "2015-09-28T09:00")
     assert r.returncode == 1 and "uncertain" in r.stderr
     assert len(smtp_server.handler.wait_for(4)) == 4          # the uncertain one is not resent
