@@ -20,7 +20,7 @@ from probe.errors import InputError, MailServerError, ProbeError, StoreError
 from probe.service.clock import Clock
 from probe.service.presence import Presence, worker_presence
 from probe.service.tick import run_pass
-from probe.service.wiring import process_owner
+from probe.service.context import process_owner
 from probe.store.notify import CHANNEL_SENDS, Listener
 from probe.store.pollers import MailboxLock, mailbox_lock
 

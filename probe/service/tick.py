@@ -14,7 +14,7 @@ from probe.service.dispatch import DispatchResult, dispatch
 from probe.service.poll import PollResult, poll
 from probe.service.presence import worker_presence
 from probe.service.validate import check_secrets
-from probe.service.wiring import process_owner
+from probe.service.context import process_owner
 from probe.store.campaigns import record_account_health, record_pass
 from probe.store.inbox import close_silent_targets
 from probe.store.pollers import mailbox_lock
