@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
@@ -264,10 +265,13 @@ table{border-collapse:collapse;margin:.5rem 0;font-variant-numeric:tabular-nums}
 td,th{padding:.3rem .7rem;white-space:nowrap;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 td:first-child,th:first-child{text-align:left}th{font-weight:600;background:#f5f7fa}
 td.text,th.text{white-space:normal;text-align:left;min-width:12rem;max-width:28rem;overflow-wrap:anywhere}
-td.left,th.left{text-align:left}
+table.review td,table.review th{text-align:left}
 .muted{color:#7b8794}.note{font-size:.92rem;color:#52606d}tr.small td{color:#7b8794}
 tr.sub td:first-child{padding-left:1.8rem}
 .scroll{overflow-x:auto;max-width:100%}
+td:first-child{white-space:normal;min-width:6rem}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .6rem}td,th{padding:.25rem .4rem}th{white-space:normal}
+td.text,th.text{min-width:9rem}.big{font-size:2.2rem}.headline{font-size:1.1rem}}
 table.wide td,table.wide th{padding:.25rem .5rem;font-size:.92rem}
 figure{margin:1rem 0}figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.9rem}figcaption a{color:#2f6fdf}
@@ -284,6 +288,14 @@ def _chart(name: str, markup: str) -> dict[str, Any]:
     encoded = base64.b64encode(markup.encode("utf-8")).decode("ascii")
     return {"svg": Markup(markup),  # probe.report.svg escapes its own labels
             "href": "data:image/svg+xml;base64," + encoded, "file": f"{name}.svg"}
+
+
+def _within_key(key: str, lang: str) -> str:
+    """ "1d" (a [report] within setting) → "1 d" / "1 j": the unit in the reader's language."""
+    from probe.report.i18n import label
+
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(d|h|min)", key)
+    return f"{match[1]} {label('unit.' + match[2], lang)}" if match else key
 
 
 def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]], dict[int, tuple[float, float]]],
@@ -365,7 +377,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
                          for code, n in report.get("dispositions", {}).items()],
         "rates": rates,
         "business": business is not None,
-        "within": [[key, i18n.pct(f["value"], lang), i18n.ci(f["ci95"], lang),
+        "within": [[_within_key(key, lang), i18n.pct(f["value"], lang), i18n.ci(f["ci95"], lang),
                     *([] if business is None else [i18n.pct(business.get(key, {}).get("value"), lang),
                                                    i18n.ci(business.get(key, {}).get("ci95"), lang)])]
                    for key, f in (report.get("answered_within") or {}).items()],

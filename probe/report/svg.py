@@ -104,7 +104,7 @@ class WaveBar:
 def wave_chart(bars: Sequence[WaveBar], caption: Caption, *, axis: str, decimal: str = ".") -> str:
     """One bar per wave: the answer rate of that wave (answers that followed it / emails of it), the
     rate above the bar, "answered / sent" under its name."""
-    width = 640
+    width = 540
     head, top = _head(width, caption)
     plot_h, left = 180, 16
     height = top + 20 + plot_h + 44 + 18 + FOOT
@@ -133,7 +133,7 @@ YES, NO, UNCLEAR = "#2f9e44", "#e8590c", "#9aa5b1"
 
 def answers_chart(parts_in: Sequence[tuple[str, int]], caption: Caption, *, decimal: str = ".") -> str:
     """The answered targets split into yes / no / unclear: one stacked bar and a legend with counts."""
-    width = 640
+    width = 460
     head, top = _head(width, caption)
     height = top + 36 + 26 * len(parts_in) + 8 + FOOT
     total = sum(n for _, n in parts_in)
@@ -166,7 +166,7 @@ def league_chart(segments: Sequence[Segment], caption: Caption, *, too_few: str 
                  none: str = "n/a", decimal: str = ".") -> str:
     """One horizontal bar per segment in the given (league-table) order, with 95 % CI whiskers and
     its n; segments too small to rank are drawn pale."""
-    row, label_w, width, right = 28, 190, 640, 120
+    row, label_w, width, right = 28, 190, 600, 110
     head, top = _head(width, caption)
     height = top + 30 + row * max(1, len(segments)) + FOOT
     plot_w = width - label_w - right
@@ -211,7 +211,7 @@ def answer_curve(survival: Sequence[Sequence[float]], band: Sequence[Sequence[fl
 
     The end label (the last share) sits in the right margin, past the end of the plot, where no
     reminder line can be: reminders fall inside the plot by construction (stop > every offset)."""
-    width, left, right = 640, 56, 76
+    width, left, right = 600, 52, 72
     if len(survival) <= 1:
         return _empty(width, caption, none)
     head, top = _head(width, caption)
