@@ -265,7 +265,7 @@ table{border-collapse:collapse;margin:.5rem 0;font-variant-numeric:tabular-nums}
 td,th{padding:.3rem .7rem;white-space:nowrap;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 td:first-child,th:first-child{text-align:left}th{font-weight:600;background:#f5f7fa}
 td.text,th.text{white-space:normal;text-align:left;min-width:12rem;max-width:28rem;overflow-wrap:anywhere}
-table.review td,table.review th{text-align:left}
+table.review td,table.review th{text-align:left}table.review td:first-child{min-width:0}
 .muted{color:#7b8794}.note{font-size:.92rem;color:#52606d}tr.small td{color:#7b8794}
 tr.sub td:first-child{padding-left:1.8rem}
 .scroll{overflow-x:auto;max-width:100%}
