@@ -214,8 +214,12 @@ def visible(html: str) -> _Visible:
 
 
 def test_french_page_speaks_french_with_local_times(report_pages: dict[str, str]) -> None:
+    from tests.integration.test_report_page import well_formed
+
     html = report_pages["fr"]
     assert '<html lang="fr">' in html
+    assert well_formed(html) == []
+    assert "&lt;script&gt;alert(" in html and "<script>" not in html, "still autoescaped"
     text = " ".join(visible(html).chunks)
     for words in ("Chiffres", "Taux de réponse (AAPOR)", "Délai de réponse", "E-mails et réponses par envoi",
                   "Par sector", "Réponses peu claires à vérifier", "Comment lire ce rapport", "relance 1",
