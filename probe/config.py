@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
@@ -34,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from probe.core.dburl import POSTGRES_DRIVER, POSTGRES_SCHEMES, SQLITE_SCHEMES, mask_password
 from probe.core.durations import DURATION_HELP, parse_duration, parse_rate
 from probe.core.planning import SendWindow
 from probe.errors import ConfigError
@@ -111,9 +113,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-_SQLITE = {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}
-_POSTGRES = {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg",
-             "postgresql+pg8000"}
+_SQLITE = SQLITE_SCHEMES     # one home: probe/core/dburl.py, shared with the store
+_POSTGRES = POSTGRES_SCHEMES
 
 
 def normalise_database_url(url: str, base_dir: Path) -> str:
@@ -126,7 +127,7 @@ def normalise_database_url(url: str, base_dir: Path) -> str:
     if scheme in _POSTGRES:
         if not rest:
             raise ValueError("the PostgreSQL URL names no server (fix: postgresql://user@host/dbname)")
-        return f"postgresql+asyncpg://{rest}"
+        return f"{POSTGRES_DRIVER}://{rest}"
     if rest == "":
         return "sqlite+aiosqlite://"
     if not rest.startswith("/"):
@@ -249,6 +250,9 @@ class ScheduleConfig(_Section):
     send_window: str | None = None
     defer_after_out_of_office: bool = False
     tick_every: PositiveDuration = timedelta(seconds=60)
+    #: "domain": the initial sends to one recipient domain are spread over the send window at launch
+    #: (an organisation's staff do not get the two versions of an experiment in the same minute).
+    spread_by: Literal["domain"] | None = None
 
     @field_validator("start")
     @classmethod
@@ -302,6 +306,56 @@ class TemplatesConfig(_Section):
             if html != path and html.is_file():
                 out.append(html)
         return out
+
+
+class ExperimentConfig(_Section):
+    """[experiment] (DESIGN.md "Experiments"): the recorded seed and the optional stratum field."""
+
+    seed: int
+    stratify_by: NonEmpty | None = None
+
+
+class VariantConfig(_Section):
+    """One [[variants]] entry: its own templates, optional sender and weight."""
+
+    name: NonEmpty
+    initial: ExistingFile
+    reminders: list[ExistingFile] = Field(default_factory=list)
+    from_: str | None = Field(default=None, alias="from")
+    weight: float = 1.0
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value != value.strip() or any(c in value for c in "\r\n,"):
+            raise ValueError("must be one line without commas or spaces around it "
+                             "(fix: a short name like \"formal\")")
+        return value
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"weight {value} must be more than 0 "
+                             "(fix: write a positive number like 1 or 2; leave it out for equal arms)")
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "\r" in value or "\n" in value:
+            raise ValueError("contains a line break (fix: write \"Name <address@example.org>\" on one line)")
+        name, addr = parseaddr(value)
+        if not addr or "@" not in addr:
+            raise ValueError(f"{value!r} is not an address "
+                             "(fix: write \"Name <address@example.org>\" or just the address)")
+        local, _, domain = check_address(addr, "from").rpartition("@")
+        return str(Address(display_name=name, username=local, domain=domain))
+
+    def as_templates(self) -> TemplatesConfig:
+        return TemplatesConfig(initial=self.initial, reminders=list(self.reminders))
 
 
 class TargetsConfig(_Section):
@@ -425,7 +479,7 @@ class DatabaseConfig(_Section):
 
     @property
     def display_url(self) -> str:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
+        return mask_password(self.url)
 
     def __repr_args__(self) -> Any:
         # repr() and str() show the URL with its password masked (logs, tracebacks).
@@ -466,20 +520,33 @@ class Settings(BaseModel):
     base_dir: Path
     campaign: CampaignConfig
     schedule: ScheduleConfig
-    templates: TemplatesConfig
+    templates: TemplatesConfig | None = None   # may be omitted when [[variants]] give the templates
     targets: TargetsConfig
     smtp: SmtpConfig
     imap: ImapConfig | None = None
     answers: AnswersConfig
     database: DatabaseConfig
     report: ReportConfig = Field(default_factory=ReportConfig)
+    experiment: ExperimentConfig | None = None
+    variants: list[VariantConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _waves_match_templates(self) -> Settings:
         # Checked on the raw file too (so it shows beside other problems); this guards direct use.
-        if len(self.templates.reminders) != len(self.schedule.reminders):
-            raise ValueError("templates.reminders and schedule.reminders differ in length")
+        for tpl in self.template_sets().values():
+            if len(tpl.reminders) != len(self.schedule.reminders):
+                raise ValueError("templates.reminders and schedule.reminders differ in length")
         return self
+
+    def template_sets(self) -> dict[str | None, TemplatesConfig]:
+        """The templates of each variant by name ({None: [templates]} outside an experiment)."""
+        if self.variants:
+            return {v.name: v.as_templates() for v in self.variants}
+        return {None: self.templates} if self.templates is not None else {}
+
+    def template_files(self) -> list[Path]:
+        """Every template file of every variant, HTML alternatives included."""
+        return list(dict.fromkeys(p for t in self.template_sets().values() for p in t.files()))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -695,15 +762,55 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 def _cross_checks(data: dict[str, Any]) -> list[Problem]:
     templates, schedule = data.get("templates"), data.get("schedule", {})
-    if not isinstance(templates, dict) or not isinstance(schedule, dict):
-        return []
-    tpl = templates.get("reminders", [])
+    out = _experiment_checks(data)
+    if not isinstance(schedule, dict):
+        return out
     rem = schedule.get("reminders", ["6d", "12d"])
-    if isinstance(tpl, list) and isinstance(rem, list) and len(tpl) != len(rem):
-        return [Problem("templates.reminders",
-                        f"{len(tpl)} template(s) for {len(rem)} reminder(s) in schedule.reminders",
-                        "give one template per reminder offset, in the same order")]
-    return []
+    sets = [("templates", templates)]
+    variants = data.get("variants")
+    if isinstance(variants, list):
+        sets += [(f"variants[{i}]", v) for i, v in enumerate(variants)]
+    for where, section in sets:
+        if not isinstance(section, dict):
+            continue
+        tpl = section.get("reminders", [])
+        if isinstance(tpl, list) and isinstance(rem, list) and len(tpl) != len(rem):
+            out.append(Problem(f"{where}.reminders",
+                               f"{len(tpl)} template(s) for {len(rem)} reminder(s) in schedule.reminders",
+                               "give one template per reminder offset, in the same order"))
+    return out
+
+
+def _experiment_checks(data: dict[str, Any]) -> list[Problem]:
+    """[experiment] and [[variants]] together, names unique; [templates] or [[variants]] present."""
+    variants, experiment = data.get("variants"), data.get("experiment")
+    out: list[Problem] = []
+    if variants is None:
+        if "templates" not in data:
+            # Worded as pydantic's own "missing" line (one form for every required section).
+            out.append(Problem("templates", "required key is missing", "add a [templates] section"))
+        if experiment is not None:
+            out.append(Problem("experiment", "an [experiment] without [[variants]]",
+                               "add two or more [[variants]] (name, initial, reminders), or remove [experiment]"))
+        return out
+    if not isinstance(variants, list) or not variants:
+        return [Problem("variants", "expected a list of [[variants]] tables",
+                        'write each variant as [[variants]] with name = "…", initial = "…", reminders = […]')]
+    if experiment is None:
+        out.append(Problem("experiment", "[[variants]] without an [experiment] section",
+                           "add [experiment] with seed = 2015 (any whole number, recorded for the assignment)"))
+    seen: dict[str, int] = {}
+    for i, v in enumerate(variants):
+        name = v.get("name") if isinstance(v, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                out.append(Problem(f"variants[{i}].name", f"variant name {name!r} is used twice "
+                                   f"(variants[{seen[name]}] too)", "give each variant its own name"))
+            seen.setdefault(name, i)
+    if "templates" in data:
+        out.append(Problem("templates", "both [templates] and [[variants]]",
+                           "remove [templates]: in an experiment each variant names its own templates"))
+    return out
 
 
 # --- secrets and the plan hash --------------------------------------------------------------------
@@ -739,6 +846,14 @@ def plan_hash(settings: Settings, targets_bytes: bytes, template_bytes: dict[Any
     return digest.hexdigest()
 
 
-def compute_plan_hash(settings: Settings) -> str:
-    templates = {str(p): p.read_bytes() for p in settings.templates.files()}
-    return plan_hash(settings, settings.targets.file.read_bytes(), templates)
+def compute_plan_hash(settings: Settings, assignment: Sequence[tuple[str, str, str]] | None = None) -> str:
+    """The plan hash; in an experiment it covers every variant's templates and the assignment
+    (email, stratum, variant lines, sorted), so a changed draw is a changed plan."""
+    templates = {str(p): p.read_bytes() for p in settings.template_files()}
+    digest = plan_hash(settings, settings.targets.file.read_bytes(), templates)
+    if not settings.variants:
+        return digest
+    h = hashlib.sha256(digest.encode())
+    for line in sorted(assignment or ()):
+        h.update(("\0".join(line) + "\n").encode())
+    return h.hexdigest()

@@ -70,3 +70,14 @@ class ImapError(MailServerError):
 
 class StoreError(ProbeError):
     """The database could not be used."""
+
+
+class SchemaBehindError(StoreError):
+    """The database's schema is older than this probe (or empty): the user runs `probe db upgrade`
+    (or `probe launch`). Bad input to fix, so the CLI exits 2 like an InputError."""
+
+
+def not_launched(name: str, config: str) -> InputError:
+    """The one "campaign not launched" error: the campaign named in the config has no row yet."""
+    return InputError(f"campaign {name!r} is not in the database: it has not been launched", file=config,
+                      field="campaign.name", hint=f"run: probe launch {config}")

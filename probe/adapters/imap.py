@@ -42,13 +42,14 @@ from probe.adapters.imap_wire import (
     parse_select,
     uid_set,
 )
+from probe.adapters.tls import tls_context
 from probe.errors import ImapError
 
 __all__ = ["FetchedMessage", "FolderState", "ImapAccount", "ImapMailbox"]
 
 T = TypeVar("T")
 
-IDLE_RENEW_S = 25 * 60  # re-issue IDLE before the 29-minute limit of RFC 2177
+IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes (servers drop idle clients at 30)
 NOOP_EVERY_S = 5.0
 RESELECT_EVERY_S = 600.0  # safety net: notices a folder deleted and recreated under an open connection
 FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
@@ -319,11 +320,7 @@ class ImapMailbox:
         acc = self.account
         if acc.security != "tls":
             return None
-        ctx = ssl.create_default_context(cafile=str(acc.ca_file) if acc.ca_file else None)
-        if not acc.tls_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return tls_context(acc.tls_verify, acc.ca_file)
 
     def _drop(self) -> None:
         """Throw the client away: a client that saw a timeout or error can hang on its next command."""

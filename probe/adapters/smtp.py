@@ -17,6 +17,7 @@ from typing import Literal
 
 import aiosmtplib
 
+from probe.adapters.tls import tls_context
 from probe.errors import SmtpError
 
 log = logging.getLogger("probe.smtp")
@@ -51,14 +52,6 @@ class SmtpAccount:
     def describe(self) -> str:
         who = f" as {self.username}" if self.username else ""
         return f"SMTP {self.host}:{self.port} ({self.security}){who}"
-
-
-def tls_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    if not verify:  # only when the config explicitly opts out
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _reply(code: int, message: str) -> str:

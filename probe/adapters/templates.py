@@ -363,5 +363,57 @@ class TemplateSet:
 
 
 def load_templates(settings: Settings) -> TemplateSet:
-    """Compile the templates a campaign names; TemplateError on a syntax or form problem."""
+    """Compile the templates a campaign names; TemplateError on a syntax or form problem.
+    In an experiment: a VariantTemplates, which renders each target with its own variant's."""
+    if settings.variants:
+        return VariantTemplates({v.name: TemplateSet.from_paths([v.initial, *v.reminders]) for v in settings.variants})
+    assert settings.templates is not None
     return TemplateSet.from_paths([settings.templates.initial, *settings.templates.reminders])
+
+
+#: The target field that names a target's variant (DESIGN.md "Experiments").
+VARIANT_FIELD = "variant"
+
+
+class VariantTemplates(TemplateSet):
+    """The template sets of an experiment's variants behind the TemplateSet interface: a target is
+    rendered with the set its `variant` field names, so dispatch, preview and validate need no
+    experiment-specific code. `waves` are the first variant's (every variant has as many)."""
+
+    def __init__(self, sets: dict[str, TemplateSet]) -> None:
+        self.sets = sets
+        super().__init__(next(iter(sets.values())).waves)
+        self._header_variables = frozenset().union(*(s._header_variables for s in sets.values()))
+
+    def for_variant(self, fields: Mapping[str, str]) -> TemplateSet:
+        name = fields.get(VARIANT_FIELD)
+        if name not in self.sets:
+            raise TemplateError(f"the target has no known variant ({name!r})", field=VARIANT_FIELD,
+                                hint="run `probe launch CONFIG` again: it assigns every target a variant")
+        return self.sets[str(name)]
+
+    def variables(self) -> set[str]:
+        return set().union(*(s.variables() for s in self.sets.values()))
+
+    def files(self) -> list[Path]:
+        return [p for s in self.sets.values() for p in s.files()]
+
+    def render(self, fields: Mapping[str, str], wave: int, campaign: str, line: int, *,
+               email: str | None = None) -> RenderedMessage:
+        return self.for_variant(fields).render(fields, wave, campaign, line, email=email)
+
+    def missing_variables(self, columns: Iterable[str]) -> list[TemplateError]:
+        known = [*columns, VARIANT_FIELD]
+        return [e for s in self.sets.values() for e in s.missing_variables(known)]
+
+    def validate_all(self, rows: Sequence[TargetRow], campaign: str = "campaign",
+                     columns: Iterable[str] | None = None, *, exhaustive: bool = False,
+                     sample: int = 200) -> list[TemplateError]:
+        """Every wave of each variant for every target that variant gets (rows carry `variant`)."""
+        out: list[TemplateError] = []
+        for name, templates in self.sets.items():
+            mine = [r for r in rows if r.fields.get(VARIANT_FIELD) == name]
+            cols = columns if columns is not None else (rows[0].fields.keys() if rows else ())
+            out.extend(templates.validate_all(mine, campaign, cols, exhaustive=exhaustive, sample=sample)
+                       if mine else templates.missing_variables([*cols, VARIANT_FIELD]))
+        return out

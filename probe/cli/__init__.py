@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from probe import __version__
-from probe.errors import InputError, ProbeError
+from probe.errors import InputError, ProbeError, SchemaBehindError
 from probe.logs import redact, setup_logging
 
 COMMAND_MODULES = (
@@ -79,7 +79,7 @@ def _main(argv: Sequence[str] | None) -> int:
     setup_logging(verbose=getattr(args, "verbose", False), debug=debug)
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:
+    except (InputError, SchemaBehindError) as exc:
         if debug:
             raise
         print(redact(f"probe {args.command}: error: {exc}"), file=sys.stderr)

@@ -104,20 +104,30 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run_purge)
 
 
-def with_service(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
-                 launched: bool = True) -> T:
-    """Bring the database schema up to date, open the campaign, run `work(service)` in an event loop."""
-    from probe.service.wiring import open_service
+def with_campaign(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
+                  launched: bool = True, migrate: bool = False, read_only: bool = False) -> T:
+    """Open the campaign through the library face (probe.api.Campaign), run `work(campaign)` in an
+    event loop. Only launch migrates the schema; the other commands name `probe db upgrade` when
+    the database is behind."""
+    from probe.api import Campaign
 
-    prepare_database(settings)   # Alembic runs its own event loop: before ours starts
+    if migrate:
+        prepare_database(settings)   # Alembic runs its own event loop: before ours starts
 
     async def go() -> T:
-        async with open_service(settings, check_plan=check_plan) as service:
+        async with Campaign.open(settings, check_plan=check_plan, read_only=read_only) as campaign:
             if launched:
-                service.require_campaign()
-            return await work(service)
+                campaign.service.require_campaign()
+            return await work(campaign)
 
     return asyncio.run(go())
+
+
+def with_service(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
+                 launched: bool = True, read_only: bool = False) -> T:
+    """`with_campaign` for the commands that still call the service directly."""
+    return with_campaign(settings, lambda campaign: work(campaign.service), check_plan=check_plan,
+                         launched=launched, read_only=read_only)
 
 
 def _local(dt: datetime, zone: Any) -> str:
@@ -140,6 +150,15 @@ def run_validate(args: argparse.Namespace) -> int:
           f"{checked.targets.delimiter!r}-separated; {len(checked.targets.problems)} skipped)")
     print(f"  templates: {len(checked.due_times)} waves rendered for every target ({rows * len(checked.due_times)}"
           " messages)")
+    if checked.assignment and settings.experiment is not None:
+        from probe.core.assignment import balance
+
+        arms = [v.name for v in settings.variants]
+        counts = {v: sum(row[v] for row in balance(checked.assignment.values(), arms).values()) for v in arms}
+        strata = len({a.stratum for a in checked.assignment.values()})
+        print(f"  experiment: seed {settings.experiment.seed}, {strata} strata; "
+              + ", ".join(f"{v} {n}" for v, n in counts.items())
+              + " (a fresh draw; launch keeps the stored one for targets already assigned)")
     names = ["initial"] + [f"reminder {i}" for i in range(1, len(checked.due_times))]
     for name, due in zip(names, checked.due_times, strict=True):
         print(f"  {name}: {_local(due, zone)}")
@@ -170,7 +189,8 @@ def run_launch(args: argparse.Namespace) -> int:
     progress.note(f"reading {settings.targets.file.name}, rendering every template for every target, "
                   "writing the plan…")
     try:
-        summary = with_service(settings, lambda service: service.launch(now, strict=args.strict), launched=False)
+        summary = with_campaign(settings, lambda campaign: campaign.launch(now, strict=args.strict),
+                                launched=False, migrate=True)
     except BaseException:
         progress.finish("stopped")   # end the line, so the error below starts on its own
         raise
@@ -194,7 +214,7 @@ def run_launch(args: argparse.Namespace) -> int:
 def run_tick(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    result = with_service(settings, lambda service: service.tick(now), check_plan=True)
+    result = with_campaign(settings, lambda campaign: campaign.tick(now), check_plan=True)
     print(result.summary())
     uncertain = result.dispatched.uncertain + result.dispatched.found_uncertain
     if uncertain:
@@ -231,13 +251,12 @@ def run_daemon(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from probe.store.status import status_summary
     from probe.store.workers import workers_json
 
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    s, workers = with_service(settings, lambda service: _with_workers(
-        service, status_summary(service.sessions, service.campaign_id, now=now)))
+    s, workers = with_campaign(settings, lambda campaign: _with_workers(campaign, campaign.status(now)),
+                               read_only=True)
     if args.health:
         limit = 3 * settings.schedule.tick_every
         age = datetime.now(UTC) - s.last_pass_at if s.last_pass_at else None
@@ -253,11 +272,9 @@ def run_status(args: argparse.Namespace) -> int:
     return 1 if s.uncertain or s.smtp_failing_since is not None else 0
 
 
-async def _with_workers(service: Any, summary: Awaitable[T]) -> tuple[T, Any]:
+async def _with_workers(campaign: Any, summary: Awaitable[T]) -> tuple[T, Any]:
     """The status summary and the campaign's processes (heartbeats are wall clock, whatever --now says)."""
-    from probe.store.workers import list_workers
-
-    return await summary, await list_workers(service.sessions, service.campaign_id, now=datetime.now(UTC))
+    return await summary, await campaign.workers(datetime.now(UTC))
 
 
 def _print_workers(workers: Any) -> None:

@@ -9,12 +9,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.core.classify import classify_bytes
-from probe.core.message import ParsedMessage
-from probe.core.model import Classification
 from probe.errors import InputError
+
+if TYPE_CHECKING:  # the classifier loads its word lists: only when this command runs
+    from probe.core.message import ParsedMessage
+    from probe.core.model import Classification
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from probe.core.classify import classify_bytes
+
     raws: list[bytes] = []
     for path in args.files:
         raws.append(_read(path))

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, prepare_database
 from probe.errors import InputError
+from probe.service.experiment import sender_for
 
 #: Headers printed by --show, in this order (the rest of the MIME plumbing is left out).
 SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
@@ -62,7 +63,7 @@ def build_messages(settings: Any, templates: Any, row: Any, waves: Sequence[int]
     for wave in waves:
         rendered = templates.render(dict(row.fields), wave, settings.campaign.name, row.line, email=row.address)
         when = due_times[wave] if wave < len(due_times) else date
-        out.append((wave, build_message(rendered, from_=settings.campaign.from_, to=row.address,
+        out.append((wave, build_message(rendered, from_=sender_for(settings, dict(row.fields)), to=row.address,
                                         message_id=ids[wave], date=when, references=ids[:wave],
                                         reply_to=reply_to_address(reply_to, token) if reply_to else None)))
     return out

@@ -1,7 +1,8 @@
 """`probe report`, `probe replies`, `probe review` and `probe export`: reading a campaign's results.
 
-Each command loads the config, upgrades the database schema (no event loop running), then does its
-async work in one asyncio.run. Machine output goes to stdout (or --output); notes go to stderr.
+Each command loads the config, opens the campaign through probe.api (read-only where it only
+reads; no migration), then does its async work in one asyncio.run. Machine output goes to stdout
+(or --output); notes go to stderr.
 """
 
 from __future__ import annotations
@@ -17,22 +18,18 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from probe import csvout
-from probe.cli.common import load, parse_now, prepare_database
+from probe.cli.common import load, parse_now
 from probe.config import Settings
 from probe.core.model import Answer
-from probe.errors import InputError
+from probe.errors import InputError, not_launched
 from probe.report import render
 from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
-from probe.store import engine as engine_module
 from probe.store import research as research_store
-from probe.store.engine import make_engine, make_sessionmaker
 from probe.store.inbox import changed_answers
 
 ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.NO,
@@ -41,40 +38,27 @@ ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.
 
 # ---------------------------------------------------------------- plumbing
 
-def _deferred_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 @asynccontextmanager
 async def _sessions(settings: Settings, *, read_only: bool = False) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(settings.database.url)
-    if read_only and engine.dialect.name == "sqlite":
-        # The store begins every SQLite transaction IMMEDIATE (takes the write lock). A report on a
-        # big campaign reads for seconds: a deferred BEGIN gives it a consistent WAL snapshot
-        # without blocking a `tick` or `run` writing at the same time.
-        immediate = getattr(engine_module, "_sqlite_begin", None)
-        if immediate is not None and event.contains(engine.sync_engine, "begin", immediate):
-            event.remove(engine.sync_engine, "begin", immediate)
-            event.listen(engine.sync_engine, "begin", _deferred_begin)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    """The campaign's sessions through the one composition root (probe.api.Campaign). read_only: a
+    report on a big campaign reads for seconds without blocking a `tick` writing."""
+    from probe.api import Campaign
+
+    async with Campaign.open(settings, read_only=read_only) as campaign:
+        yield campaign.service.sessions
 
 
 async def _campaign_id(session: AsyncSession, settings: Settings) -> int:
     campaign = await agg.get_campaign(session, settings.campaign.name)
     if campaign is None:
-        raise InputError(f"campaign {settings.campaign.name!r} is not in the database",
-                         file=str(settings.path), field="campaign.name",
-                         hint=f"run: probe launch {settings.path}")
+        raise not_launched(settings.campaign.name, str(settings.path))
     return campaign.id
 
 
 def _prepare(args: argparse.Namespace) -> Settings:
-    settings = load(args.config)
-    prepare_database(settings)
-    return settings
+    # No migration here: only launch and `probe db upgrade` change the schema; a database that is
+    # behind makes Campaign.open say "run: probe db upgrade".
+    return load(args.config)
 
 
 def _open_output(path: Path | None, *, encoding: str = "utf-8") -> TextIO:
@@ -170,7 +154,8 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             if campaign is not None:
                 by = resolve_field(by, await agg.field_names(session, campaign.id))
         report = await build_report(session, settings.campaign.name, now=now, by=by,
-                                    source=str(settings.path), options=research_options(settings))
+                                    source=str(settings.path), options=research_options(settings),
+                                    variants=[v.name for v in settings.variants])
         if args.format == "json":
             out.write(render.render_json(report))
         elif args.format == "table":
@@ -183,9 +168,9 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
 
 
 def research_options(settings: Settings) -> ResearchOptions:
-    r = settings.report
-    return ResearchOptions(eligibility=r.eligibility, within=tuple(r.within), business_hours=r.business_hours,
-                           holidays=tuple(r.holidays))
+    from probe.api import research_options as options
+
+    return options(settings)  # one definition, shared with the library face
 
 
 # ---------------------------------------------------------------- replies
@@ -508,5 +493,8 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
                     writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                     replies += 1
                     progress.advance()
+        from probe.cli.experiment_export import export_experiment
+
+        await export_experiment(session, settings, cid, folder, sep)
     progress.done()
     return sends, replies, raw_files

@@ -8,6 +8,7 @@ import re
 from datetime import date
 
 from probe.core.message import ParsedMessage
+from probe.core.replyprefix import REPLY_SUBJECT
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -66,7 +67,7 @@ OUT_OF_OFFICE_WORD = _rx(
 _PREFIX_WORD = re.compile(rf"(?:{OUT_OF_OFFICE_WORD.pattern}|auto|automatique|automatic|vacation|urlaub|ferie)")
 _OOO_WORD_FREE = re.compile(rf"\b(?:{OUT_OF_OFFICE_WORD.pattern})\b")
 _PREFIX = re.compile(r"^\s*([^:：\[\]]{1,40}?)\s*[:：]")
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|vs|tr|rv|r|res|ref|antw|odp|wg|fw|fwd)\s*[:：]")
+_REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
 
 
 def out_of_office_subject(subject: str) -> bool:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from probe.core.message import ParsedMessage
 from probe.core.model import MessageKind
+from probe.core.replyprefix import REPLY_SUBJECT
 
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+=#&'/!-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|vs|rv|r|res|antw|odp)\s*(?:\[\d+\])?\s*[:：]", re.IGNORECASE)
+_REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 

@@ -15,6 +15,7 @@ from probe.core import autoreply, bounces
 from probe.core.bounces import Verdict
 from probe.core.message import ParsedMessage, parse_message
 from probe.core.model import Answer, Classification, MessageKind
+from probe.core.replyprefix import REPLY_SUBJECT
 
 try:  # written in parallel (H2); the classifier must stay usable while they land
     from probe.core.answers import AnswerWords
@@ -23,11 +24,7 @@ except ImportError:  # pragma: no cover
 
 Rule = Callable[[ParsedMessage], Verdict | None]
 
-_REPLY_SUBJECT = re.compile(
-    r"^\s*(?:\[[^\]]{0,60}\]\s*)?(?:re|aw|sv|vs|tr|rv|r|res|ref|réf|antw|antwort|odp|ynt|wg|fw|fwd|enc)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]",
-    re.IGNORECASE,
-)
+_REPLY_SUBJECT = REPLY_SUBJECT  # probe/core/replyprefix.py
 _QUOTE_MARK = re.compile(
     r"^(?:>|&gt;)|^-{2,}\s*(?:original message|message d'origine|urspr[üu]ngliche nachricht|mensaje original|"
     r"messaggio originale|forwarded message|message transf[ée]r[ée])|"

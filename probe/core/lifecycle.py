@@ -1,4 +1,4 @@
-"""The lifecycle of targets and sends, declared once (DESIGN.md "The state that matters").
+"""The lifecycle of targets and sends, declared once (docs/design.md "The lifecycle").
 
 This module is the place to answer "what happens when…". Two tables, pure data:
 
@@ -13,7 +13,7 @@ resolve command) does the I/O, and the store applies each transition with an UPD
 source states the table names (`send_sources`, `target_sources`), so a row that moved meanwhile is
 left alone. Like aiosmtpd's hooks and APScheduler's outcome enums: no I/O here, no clock, no DB.
 
-Decisions taken where nobody had decided (also in DESIGN.md):
+Decisions taken where nobody had decided (also in docs/design.md):
 - A bounce for wave 1 that arrives after wave 2 was claimed: the bounce wins. The target becomes
   `bounced`, its waiting sends are cancelled, and the pass holding wave 2 sees the target is no longer
   waiting and cancels its claim before anything goes on the wire (SEND_TABLE: claimed + target_stopped).

@@ -1,4 +1,4 @@
-"""Which target a message belongs to: the candidates to look up, in DESIGN.md's order.
+"""Which target a message belongs to: the candidates to look up, in the order of docs/design.md "One pass".
 
 The core only says what to look for; the service resolves each candidate against the store and keeps
 the first that names a target of the campaign, recording the method that matched."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from probe.core.htmltext import html_to_text_parts
+from probe.core.replyprefix import PREFIX as REPLY_PREFIX
 
 MAX_TEXT_CHARS = 200_000  # the new text sits at the top; a huge body is read only that far
 MAX_LINES = 3_000
@@ -431,8 +432,7 @@ def extract_new_text(text: str, html: str | None = None) -> NewText:
 
 
 # --- subject -----------------------------------------------------------------------------------
-_REPLY_PREFIX = (r"(?:re|r|aw|wg|fw|fwd|tr|rv|sv|vs|vl|antw|antwort|odp|ref|réf|rif|res|enc|fs|"
-                 r"ynt|bls|atb|reply|réponse|回复|回覆|答复|转发)\.?\s*(?:\[\d+\]|\(\d+\))?\s*[:：]")
+_REPLY_PREFIX = REPLY_PREFIX  # probe/core/replyprefix.py
 _LEADING_PREFIXES = re.compile(rf"^(?:\s*{_REPLY_PREFIX}\s*)+", _I)
 _INNER_PREFIX = re.compile(rf"[\s\-–—|/]+{_REPLY_PREFIX}", _I)
 _SUBJECT_SEPARATOR = re.compile(r"\s+[-–—|/]\s+|\s*[:：]\s+")

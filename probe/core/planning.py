@@ -219,3 +219,38 @@ def closes_at(last_due: datetime, close_after: timedelta) -> datetime:
     """When silence becomes final: the last wave's due time plus the grace period (elapsed time)."""
     _require_aware("last_due", last_due)
     return last_due.astimezone(UTC) + close_after
+
+
+#: Without a send window, one domain's initial sends are spread over this long after the start.
+SPREAD_WITHOUT_WINDOW = timedelta(hours=1)
+
+
+def spread_by_domain(domains: Sequence[str], start: datetime, tz: ZoneInfo,
+                     window: SendWindow | None) -> list[datetime]:
+    """The initial due time of each target (same order as `domains`, its recipient domain), spread
+    so that the m targets of one domain do not get their email in the same minute: the j-th of them
+    (in the given order) is due at opening + j × span / m, where opening is `start` moved into the
+    window and span the rest of that day's window (SPREAD_WITHOUT_WINDOW without a window). A
+    domain's first target is due at the opening; every time stays inside the window."""
+    _require_aware("start", start)
+    opening = next_opening(start, tz, window)
+    span = SPREAD_WITHOUT_WINDOW
+    if window is not None:
+        local = opening.astimezone(tz)
+        end_clock = window.end if window.end != time.max else time(0)
+        end_day = local.date() + (_ONE_DAY if window.end == time.max else timedelta(0))
+        span = max(localize(datetime.combine(end_day, end_clock), tz) - opening, timedelta(0))
+    counts: dict[str, int] = {}
+    for d in domains:
+        key = d.lower()
+        counts[key] = counts.get(key, 0) + 1
+    seen: dict[str, int] = {}
+    out: list[datetime] = []
+    for d in domains:
+        key = d.lower()
+        j = seen.get(key, 0)
+        seen[key] = j + 1
+        # Whole seconds: due times stay readable and equal on every engine.
+        offset = timedelta(seconds=int(span.total_seconds() * j / counts[key]))
+        out.append(opening + offset)
+    return out

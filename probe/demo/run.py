@@ -128,9 +128,8 @@ def founding_case_line(outcome: DemoOutcome) -> str:
 
 
 async def _demo(folder: Path, seed: int, progress: Progress, *, mbox: bool) -> DemoOutcome:
+    from probe.api import Campaign
     from probe.config import load_config
-    from probe.service.wiring import open_service
-    from probe.store.engine import upgrade
 
     directors = make_directors(seed)
     plans = make_plans(directors, seed)
@@ -142,10 +141,11 @@ async def _demo(folder: Path, seed: int, progress: Progress, *, mbox: bool) -> D
             progress.note(f"SMTP on 127.0.0.1:{smtp.port}, IMAP on 127.0.0.1:{imap.port}, "
                           f"campaign in {folder}")
             settings = load_config(write_campaign(folder, directors, smtp_port=smtp.port, imap_port=imap.port))
-            # Alembic runs its own event loop: give it a thread.
-            await asyncio.to_thread(upgrade, settings.database.url)
             cast = Directors(plans, seed)
-            async with open_service(settings) as svc, ImapClient(imap.port, FROM_ADDRESS, password) as inbox:
+            # The library face, like the CLI: migrate (in a thread: Alembic runs its own loop), then write.
+            async with (Campaign.open(settings, read_only=False, migrate=True) as campaign,
+                        ImapClient(imap.port, FROM_ADDRESS, password) as inbox):
+                svc = campaign.service
                 launched = await svc.launch(START.astimezone(UTC))
                 days = ", ".join(f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
                                  for d in (t.astimezone(PARIS) for t in launched.due_times))

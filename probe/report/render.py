@@ -21,6 +21,7 @@ from markupsafe import Markup
 from probe import csvout
 from probe.core.model import TargetState
 from probe.report import svg
+from probe.report.experiment import html_context as experiment_html
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
                        "time_to_answer_s", "time_to_answer", "bounced", "auto_replies", "disposition"]
@@ -398,6 +399,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
             [(t("yes"), answers["yes"]), (t("no"), answers["no"]), (t("unclear"), answers["unclear"])],
             caption(t("chart.answers"), *n_all), decimal=decimal)),
         "segments": segments,
+        "experiment": experiment_html(report),
         "review": [(str(r["id"]), i18n.when(r["received_at"], zone, lang), r["sender"], r["subject"],
                     r["new_text"][:300], t(str(r["override_answer"] or r["answer"]))
                     if (r["override_answer"] or r["answer"]) in ("yes", "no", "unclear")

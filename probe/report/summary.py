@@ -24,6 +24,7 @@ Definitions (also written into the report's ``notes``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from probe.core.model import Answer, SendState
 from probe.core.stats import rate, wilson_interval
 from probe.errors import InputError
-from probe.report import research
+from probe.report import experiment, research
 from probe.report.research import ResearchOptions
 from probe.store import aggregates as agg
+from probe.store import experiment as experiment_store
 
 #: A segment with fewer reachable targets than this is shown but not ranked.
 MIN_RANKABLE = 10
@@ -96,9 +98,11 @@ def _status(targets: dict[str, int], sends: dict[tuple[int, str], int], last_due
 
 async def build_report(session: AsyncSession, campaign_name: str, *, now: datetime,
                        by: str | None = None, source: str | None = None,
-                       options: ResearchOptions | None = None) -> dict[str, Any]:
+                       options: ResearchOptions | None = None,
+                       variants: Sequence[str] = ()) -> dict[str, Any]:
     """The report of one campaign at `now`; `source` (the config path) is named in errors;
-    `options` the [report] settings."""
+    `options` the [report] settings; `variants` an experiment's arms in the config's order (the
+    first is the one the others are compared with)."""
     options = options or ResearchOptions()
     campaign = await agg.get_campaign(session, campaign_name)
     if campaign is None:
@@ -130,6 +134,13 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         "answers_authenticated": await agg.authenticated_answers(session, cid),
     })
     report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options))
+    if await experiment_store.variant_names(session, cid):
+        arms = await _segments(session, cid, campaign.waves, experiment.VARIANT)
+        extra = await research.segment_figures(session, cid, experiment.VARIANT, now=now, options=options)
+        for value, seg in arms.items():
+            seg.update(extra.get(value, {}))
+        report.update(await experiment.experiment_figures(session, cid, arms, variants) or {})
+        report["notes"] = [*report["notes"], *experiment.NOTES]
     if by is not None:
         segments = await _segments(session, cid, campaign.waves, by)
         extra = await research.segment_figures(session, cid, by, now=now, options=options)

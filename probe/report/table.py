@@ -131,6 +131,9 @@ def render_table(report: dict[str, Any], lang: str = "en", zone: tzinfo = UTC) -
         if any(not s["rankable"] for s in segments.values()):
             lines.append("  " + label("too small", lang))
         lines.append("  " + label("vs all note", lang))
+    from probe.report.experiment import table_lines
+
+    lines += table_lines(report, _grid)
     return "\n".join(lines) + "\n"
 
 

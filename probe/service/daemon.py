@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from probe.adapters.imap import IDLE_RENEW_S  # one home: the adapter that issues IDLE
 from probe.errors import InputError, MailServerError, ProbeError, StoreError
 from probe.service.clock import Clock
 from probe.service.tick import run_pass
@@ -27,7 +28,6 @@ log = logging.getLogger("probe.daemon")
 
 MIN_INTERVAL_S = 0.2
 MAX_BACKOFF_S = 60.0
-IDLE_RENEW_S = 25 * 60   # RFC 2177: re-issue IDLE before the server's 30-minute limit
 
 
 async def campaign_closed(service: Service, now: datetime) -> bool:

@@ -28,7 +28,8 @@ from probe.core.model import WAITING_STATES
 from probe.core.planning import follow_up_due
 from probe.core.tokens import reply_to_address
 from probe.errors import ProbeError, SmtpError
-from probe.service.wiring import process_owner
+from probe.service.context import process_owner
+from probe.service.experiment import sender_for
 from probe.store.inbox import target_info
 from probe.store.sends import (
     ClaimedSend,
@@ -176,7 +177,7 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
     try:
         rendered = service.templates.render(dict(send.fields), send.wave, service.name, send.line)
         reply_to = settings.campaign.reply_to
-        message = build_message(rendered, from_=settings.campaign.from_, to=send.address,
+        message = build_message(rendered, from_=sender_for(settings, dict(send.fields)), to=send.address,
                                 message_id=send.message_id, date=now,
                                 references=send.previous_message_ids,
                                 reply_to=reply_to_address(reply_to, send.token) if reply_to else None)

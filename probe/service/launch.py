@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from probe.config import compute_plan_hash
+from probe.core.assignment import assignment_lines
+from probe.core.planning import plan_waves, spread_by_domain
 from probe.service.validate import validate_campaign
 from probe.store.campaigns import (
     LaunchResult,
@@ -16,6 +18,7 @@ from probe.store.campaigns import (
     follow_actual_sends,
     launch_campaign,
     next_pass_sends,
+    stored_assignment,
 )
 
 if TYPE_CHECKING:
@@ -39,14 +42,27 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
     if settings.schedule.start is None and service.campaign_id is not None:
         # Without schedule.start the campaign started at its first launch: a relaunch keeps that.
         first = await first_planned_at(service.sessions, service.campaign_id)
+    # Targets added since the last launch are assigned alone; the others keep their variant.
+    previous = await stored_assignment(service.sessions, service.campaign_id) if settings.variants else []
     # Passwords are not needed to plan: launch connects to no mail server.
-    checked = validate_campaign(settings, now=now, strict=strict, secrets=False, start=first)
+    checked = validate_campaign(settings, now=now, strict=strict, secrets=False, start=first,
+                                previous=previous)
+    rows = checked.targets.rows
+    dues = [checked.due_times] * len(rows)
+    if settings.schedule.spread_by == "domain" and rows:
+        s = settings.schedule
+        starts = spread_by_domain([r.email.rpartition("@")[2] for r in rows], checked.due_times[0],
+                                  settings.campaign.zone, s.window)
+        dues = [tuple(plan_waves(t, s.reminders, settings.campaign.zone, s.window)) for t in starts]
+    drawn = checked.assignment
     planned = [PlannedTarget(line=row.line, address=row.address, email=row.email, fields=dict(row.fields),
-                             due_times=checked.due_times)
-               for row in checked.targets.rows]
+                             due_times=due,
+                             variant=drawn[row.email].variant if drawn else None,
+                             stratum=drawn[row.email].stratum if drawn else None)
+               for row, due in zip(rows, dues, strict=True)]
     result = await launch_campaign(
         service.sessions, name=settings.campaign.name, timezone=settings.campaign.timezone,
-        plan_hash=compute_plan_hash(settings),
+        plan_hash=compute_plan_hash(settings, assignment_lines(drawn.values())),
         close_after_s=int(settings.schedule.close_after.total_seconds()),
         keep_bodies=settings.campaign.keep_bodies, targets=planned, now=now)
     service.campaign_id = result.campaign_id

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from probe.service.wiring import wall_clock
+from probe.service.context import wall_clock
 from probe.store import workers as W
 from probe.store.engine import Db
 

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from probe.adapters.targets import TargetsFile, load_targets
 from probe.adapters.templates import TemplateSet, load_templates
 from probe.config import Settings, read_secret
+from probe.core.assignment import Assigned
 from probe.core.planning import plan_waves
 from probe.errors import InputError, ProbeError
 
@@ -26,6 +28,8 @@ class Validation:
     templates: TemplateSet
     due_times: tuple[datetime, ...]   # UTC, one per wave, for a campaign launched at `now`
     start_in_past: bool
+    #: An experiment's assignment, email → Assigned (empty outside an experiment).
+    assignment: dict[str, Assigned] = field(default_factory=dict)
 
 
 def check_secrets(settings: Settings) -> None:
@@ -51,8 +55,13 @@ def _raise_all(problems: list[ProbeError], settings: Settings) -> None:
 
 
 def validate_campaign(settings: Settings, *, now: datetime, strict: bool = False,
-                      secrets: bool = True, start: datetime | None = None) -> Validation:
-    """Load templates and targets, render every template for every target, plan the waves."""
+                      secrets: bool = True, start: datetime | None = None,
+                      previous: Sequence[tuple[str, str, str]] = ()) -> Validation:
+    """Load templates and targets, render every template for every target, plan the waves.
+    In an experiment the targets are assigned first (`previous`: the stored assignment) and each
+    is rendered with every wave of its own variant."""
+    from probe.service.experiment import assign_targets
+
     problems: list[ProbeError] = []
     if secrets:
         try:
@@ -62,8 +71,9 @@ def validate_campaign(settings: Settings, *, now: datetime, strict: bool = False
     templates = load_templates(settings)
     targets = load_targets(settings.targets.file, strict=strict or settings.targets.strict,
                            header_columns=templates.header_variables())
+    targets, assignment = assign_targets(settings, targets, previous)
     problems.extend(templates.validate_all(targets.rows))
     _raise_all(problems, settings)
     start = settings.schedule.start or start or now
     due = plan_waves(start, settings.schedule.reminders, settings.campaign.zone, settings.schedule.window)
-    return Validation(targets, templates, tuple(due), start_in_past=start < now)
+    return Validation(targets, templates, tuple(due), start_in_past=start < now, assignment=assignment)

@@ -6,39 +6,30 @@ code against whatever servers the settings name."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from probe.adapters.smtp import SmtpAccount
-from probe.adapters.templates import TemplateSet, load_templates
 from probe.config import Settings, compute_plan_hash, read_secret
-from probe.core.answers import AnswerWords
-from probe.errors import InputError, PlanChangedError
-from probe.store.campaigns import get_campaign
+from probe.errors import PlanChangedError, not_launched
+
+# Re-exported: other modules and branches import these two from wiring.
+from probe.service.context import process_owner, wall_clock  # noqa: F401
+from probe.store.campaigns import get_campaign, stored_assignment
 from probe.store.engine import check_schema, make_engine, make_sessionmaker
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # aiosmtplib, aioimaplib and Jinja2 load when a pass needs them: `probe status` stays fast
     from probe.adapters.imap import ImapAccount
+    from probe.adapters.smtp import SmtpAccount
+    from probe.adapters.templates import TemplateSet
+    from probe.core.answers import AnswerWords
 
 log = logging.getLogger("probe.service")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def process_owner() -> str:
-    """Names this process in leases, so a later pass on this host can tell it died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -59,11 +50,15 @@ class Service:
     @property
     def templates(self) -> TemplateSet:
         if self._templates is None:
+            from probe.adapters.templates import load_templates
+
             self._templates = load_templates(self.settings)
         return self._templates
 
     @property
     def words(self) -> AnswerWords:
+        from probe.core.answers import AnswerWords
+
         a = self.settings.answers
         return AnswerWords.with_extra(yes=tuple(a.yes), no=tuple(a.no), opt_out=tuple(a.opt_out),
                                       use_defaults=a.use_defaults)
@@ -73,6 +68,8 @@ class Service:
         return self.settings.campaign.message_id_domain
 
     def smtp_account(self) -> SmtpAccount:
+        from probe.adapters.smtp import SmtpAccount
+
         s = self.settings.smtp
         password = read_secret(s.password_env, file=str(self.settings.path), field="smtp.password_env")
         return SmtpAccount(host=s.host, port=s.port, security=s.security, username=s.username,
@@ -97,9 +94,7 @@ class Service:
 
     def require_campaign(self) -> int:
         if self.campaign_id is None:
-            raise InputError(f"campaign {self.name!r} has not been launched in this database",
-                             file=str(self.settings.path), field="campaign.name",
-                             hint=f"run: probe launch {self.settings.path}")
+            raise not_launched(self.name, str(self.settings.path))
         return self.campaign_id
 
     # The passes, so callers need one import.
@@ -117,10 +112,11 @@ class Service:
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, check_plan: bool = False) -> AsyncIterator[Service]:
+async def open_service(settings: Settings, *, check_plan: bool = False,
+                       read_only: bool = False) -> AsyncIterator[Service]:
     """Open the campaign's database. With check_plan, the stored plan must match the files on disk
-    (DESIGN.md: tick and run refuse a changed plan until `launch` is run again)."""
-    engine = make_engine(settings.database.url,
+    (tick and run refuse a changed plan until `launch` is run again)."""
+    engine = make_engine(settings.database.url, read_only=read_only,
                          busy_timeout_s=settings.database.busy_timeout.total_seconds())
     try:
         await check_schema(engine)
@@ -131,7 +127,8 @@ async def open_service(settings: Settings, *, check_plan: bool = False) -> Async
         if check_plan:
             service.require_campaign()
             assert campaign is not None
-            if compute_plan_hash(settings) != campaign.plan_hash:
+            assignment = await stored_assignment(sessions, campaign.id) if settings.variants else None
+            if compute_plan_hash(settings, assignment) != campaign.plan_hash:
                 raise PlanChangedError(
                     "the config, templates or targets changed since the last launch",
                     file=str(settings.path),

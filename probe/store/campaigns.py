@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, func, insert, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
@@ -29,6 +30,11 @@ from probe.store.tables import Campaign, Send, Suppression, Target, UTCDateTime
 REMOVED_FROM_FILE = "target removed from the targets file"
 SUPPRESSED = "address suppressed (opted out)"
 WAVE_DROPPED = "wave removed from the plan"
+
+#: Targets written per transaction by a big launch (about half a second of SQLite's write lock).
+LAUNCH_CHUNK = 5000
+#: The plan hash a campaign carries while a chunked launch is being written: matches no config.
+LAUNCH_IN_PROGRESS = "launch-in-progress"
 
 _TARGETS = cast(Table, Target.__table__)
 _SENDS = cast(Table, Send.__table__)
@@ -45,6 +51,8 @@ class PlannedTarget:
     email: str                        # lowercased
     fields: dict[str, str]
     due_times: tuple[datetime, ...]   # one aware UTC due time per wave
+    variant: str | None = None        # an experiment's assignment (stored once, never moved)
+    stratum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,26 +92,42 @@ async def launch_campaign(db: Db, *, name: str, timezone: str, plan_hash: str, c
     plan: dict[str, PlannedTarget] = {}
     for t in targets:
         plan.setdefault(t.email, t)
+    # A big plan is written in chunks, each its own short transaction, so another probe command never
+    # waits seconds for SQLite's write lock. Until the last chunk commits, the campaign's stored plan
+    # hash is one no config matches: `tick`/`run` refuse (run launch again), and a launch that died
+    # half-way is finished by running it again (idempotent: known targets are kept).
+    chunked = not isinstance(db, AsyncSession) and len(plan) > LAUNCH_CHUNK
     async with transaction(db) as s:
         stored_waves = None
         if not plan:
             stored_waves = (await s.execute(select(Campaign.waves).where(Campaign.name == name))).scalar()
         waves = max((len(t.due_times) for t in plan.values()), default=stored_waves or 1)
         campaign_id, created = await _upsert_campaign(s, name=name, now=now, values={
-            "timezone": timezone, "plan_hash": plan_hash, "waves": waves,
+            "timezone": timezone, "plan_hash": LAUNCH_IN_PROGRESS if chunked else plan_hash, "waves": waves,
             "close_after_s": close_after_s, "keep_bodies": keep_bodies})
         suppressed_emails = set((await s.execute(select(Suppression.email))).scalars())
         # Untyped text() reads skip SQLAlchemy's per-value result processing: 10x faster on 300,000 rows.
         existing = {row.email: row for row in await s.execute(
-            text("SELECT id, email, state, line, address, fields FROM target WHERE campaign_id = :c"),
+            text("SELECT id, email, state, line, address, fields, variant FROM target WHERE campaign_id = :c"),
             {"c": campaign_id})}
-
         counts = _Counts()
-        await _add_targets(s, campaign_id, [t for e, t in plan.items() if e not in existing],
-                           suppressed_emails, now, counts)
+        new = [t for e, t in plan.items() if e not in existing]
         kept = {e: row for e, row in existing.items() if e in plan}
         removed_ids = [row.id for e, row in existing.items() if e not in plan]
-        await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
+        if not chunked:
+            await _add_targets(s, campaign_id, new, suppressed_emails, now, counts)
+            await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
+            if len(new) >= 1000:
+                await _analyze(s)
+    if chunked:
+        for start in range(0, len(new), LAUNCH_CHUNK):
+            async with transaction(db) as s:
+                await _add_targets(s, campaign_id, new[start:start + LAUNCH_CHUNK], suppressed_emails, now, counts)
+        async with transaction(db) as s:
+            await _update_targets(s, campaign_id, plan, kept, suppressed_emails, removed_ids, now, counts)
+            await s.execute(update(Campaign).where(Campaign.id == campaign_id).values(plan_hash=plan_hash))
+            if len(new) >= 1000:
+                await _analyze(s)
     return LaunchResult(campaign_id=campaign_id, created=created, targets_added=counts.added,
                         targets_kept=len(kept), targets_removed=len(removed_ids),
                         sends_planned=counts.planned, sends_rescheduled=counts.rescheduled,
@@ -162,7 +186,8 @@ async def _bulk_insert(s: Any, table: Table, columns: Sequence[str], rows: list[
         await conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", bound)
 
 
-_TARGET_COLUMNS = ("campaign_id", "email", "address", "line", "fields", "token", "state", "state_changed_at")
+_TARGET_COLUMNS = ("campaign_id", "email", "address", "line", "fields", "token", "state", "state_changed_at",
+                   "variant", "stratum")
 _SEND_COLUMNS = ("campaign_id", "target_id", "wave", "due_at", "planned_at", "state", "attempts", "last_error")
 
 
@@ -174,21 +199,21 @@ async def _add_targets(s: Any, campaign_id: int, new: list[PlannedTarget], suppr
     for t in new:
         blocked = t.email in suppressed_emails
         rows.append((campaign_id, t.email, t.address, t.line, t.fields, tokens.new_token(),
-                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None))
+                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None,
+                     t.variant, t.stratum))
         counts.suppressed += blocked
+    before = (await s.execute(text("SELECT coalesce(max(id), 0) FROM target"))).scalar_one()
     await _bulk_insert(s, _TARGETS, _TARGET_COLUMNS, rows)
     ids = dict(tuple(r) for r in await s.execute(
-        text("SELECT email, id FROM target WHERE campaign_id = :c"), {"c": campaign_id}))
+        text("SELECT email, id FROM target WHERE campaign_id = :c AND id > :b"), {"c": campaign_id, "b": before}))
     sends = []
     for t in new:
         blocked = t.email in suppressed_emails
         for wave, due in enumerate(t.due_times):
             sends.append(_send_row(campaign_id, ids[t.email], wave, due, blocked))
         counts.planned += 0 if blocked else len(t.due_times)
-    counts.added = len(new)
+    counts.added += len(new)
     await _bulk_insert(s, _SENDS, _SEND_COLUMNS, sends)
-    if len(new) >= 1000:
-        await _analyze(s)
 
 
 async def _analyze(s: Any) -> None:
@@ -218,6 +243,8 @@ async def _update_targets(s: Any, campaign_id: int, plan: dict[str, PlannedTarge
         fields = json.loads(row.fields) if isinstance(row.fields, str) else row.fields
         if (row.line, row.address, fields) != (t.line, t.address, t.fields):
             change.update(line=t.line, address=t.address, fields=t.fields)
+        if row.variant is None and t.variant is not None:   # first launched before the experiment
+            change.update(variant=t.variant, stratum=t.stratum)
         if email in suppressed_emails:
             counts.suppressed += 1
             if row.state in WAITING_STATES:
@@ -327,6 +354,17 @@ async def _replan_row_by_row(s: Any, campaign_id: int, waiting: dict[int, Planne
         await s.execute(update(Send).where(Send.id.in_(chunk))
                         .values(state=SendState.CANCELLED, last_error=WAVE_DROPPED)
                         .execution_options(synchronize_session=False))
+
+
+async def stored_assignment(db: Db, campaign_id: int | None) -> list[tuple[str, str, str]]:
+    """The experiment's stored assignment: (email, stratum, variant) of every assigned target, by email."""
+    if campaign_id is None:
+        return []
+    async with transaction(db) as s:
+        rows = await s.execute(select(Target.email, Target.stratum, Target.variant)
+                               .where(Target.campaign_id == campaign_id, Target.variant.is_not(None)))
+        # Sorted here, not by ORDER BY: collations differ between engines, the export must not.
+        return sorted((e, st or "", v) for e, st, v in rows)
 
 
 async def get_campaign(db: Db, name: str) -> Campaign | None:

@@ -1,38 +1,37 @@
 """Engines, sessions and the schema version: the one place that knows SQLite from PostgreSQL.
 
-SQLite gets the setup of LIBRARIES.md §3: our own BEGIN IMMEDIATE (so a transaction takes the write
-lock up front and waits for it instead of failing on a lock upgrade), foreign keys on, WAL. The wait
-is locks.wait_for_lock: retried and logged for as long as `database.busy_timeout` allows, so every
-store function waits without knowing it. `upgrade` is synchronous because Alembic's async env.py
-calls asyncio.run(): call it with no event loop running (from the CLI handler, or from a worker thread).
+SQLite gets the setup of docs/design.md "The composition root": writers begin IMMEDIATE (so a
+transaction takes the write lock up front and waits for it instead of failing on a lock upgrade),
+read-only engines a deferred BEGIN; foreign keys on, WAL. The wait is locks.wait_for_lock: retried
+and logged for as long as `database.busy_timeout` allows, so every store function waits without
+knowing it. `upgrade` is synchronous because Alembic's async env.py calls asyncio.run(): call it
+with no event loop running (from the CLI handler, or from a worker thread).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from probe import resources
-from probe.errors import StoreError
+from probe.core.dburl import async_driver, mask_password
+from probe.errors import SchemaBehindError, StoreError
 from probe.store.locks import STEP_MS, wait_for_lock
 
 log = logging.getLogger("probe.store")
 
-_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-}
 
 
 def _parse(url: str) -> URL:
@@ -45,18 +44,20 @@ def _parse(url: str) -> URL:
 
 
 def normalise_url(url: str) -> str:
-    """sqlite:/// → sqlite+aiosqlite:///, postgresql:// → postgresql+asyncpg://; explicit drivers are kept."""
+    """sqlite:/// → sqlite+aiosqlite:///, postgresql:// (any driver) → postgresql+asyncpg://: the
+    rule of probe/core/dburl.py, the same as the config's."""
     parsed = _parse(url)
-    driver = _DRIVERS.get(parsed.drivername, parsed.drivername)
+    driver = async_driver(parsed.drivername) or parsed.drivername
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def masked(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except ArgumentError:
         return "<unreadable database URL>"
+    return mask_password(url)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -95,15 +96,26 @@ def _sqlite_begin(conn: Connection) -> None:
     wait_for_lock(attempt, budget_s=budget_s, where=masked(str(conn.engine.url)))
 
 
-def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> AsyncEngine:
-    """The engine for `url`. On SQLite a transaction waits up to busy_timeout_s for the write lock."""
+def _sqlite_deferred_begin(conn: Connection) -> None:
+    # A deferred BEGIN reads a consistent WAL snapshot and never takes the write lock, so a report
+    # on a big campaign or `probe status` (the Docker HEALTHCHECK) never blocks a `tick` writing.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, read_only: bool = False,
+                busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> AsyncEngine:
+    """An engine for the campaign database. read_only: for commands that only read (status,
+    report, replies, review listing, export): on SQLite no transaction takes the write lock. Not a
+    `query_only` pragma nor PostgreSQL READ ONLY transactions: the report builds TEMP tables, which
+    both refuse. PostgreSQL reads never block writers, so its engine is the same either way.
+    A writing SQLite transaction waits up to busy_timeout_s for the write lock."""
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
             engine = create_async_engine(full, pool_pre_ping=True)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
             engine.sync_engine.probe_busy_timeout_s = busy_timeout_s  # type: ignore[attr-defined]
-            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(engine.sync_engine, "begin", _sqlite_deferred_begin if read_only else _sqlite_begin)
         elif full.startswith("postgresql+asyncpg"):
             engine = create_async_engine(full, pool_pre_ping=True,
                                          connect_args={"server_settings": {"jit": "off"}})
@@ -155,13 +167,40 @@ def _alembic_config(url: str | None = None) -> Any:
     return cfg
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(.+)$", re.M)
 
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+@cache
+def _revision_graph() -> tuple[frozenset[str], str | None]:
+    """Every known revision and the head, read from the migration files' `revision` /
+    `down_revision` lines. Not Alembic's ScriptDirectory: that imports Alembic and every migration
+    module, which is most of what `probe status` would cost (they run on every command)."""
+    known: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((resources.migrations_dir() / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(text), _DOWN.search(text)
+        if rev is None:
+            continue
+        known.add(rev.group(1))
+        if down is not None:
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = sorted(known - parents)
+    return frozenset(known), heads[0] if len(heads) == 1 else None
+
+
+def head_revision() -> str:
+    known, head = _revision_graph()
     if head is None:
-        raise StoreError(f"no migrations found in {resources.migrations_dir()}",
-                         hint="reinstall probe: its migrations are missing")
+        if not known:
+            raise StoreError(f"no migrations found in {resources.migrations_dir()}",
+                             hint="reinstall probe: its migrations are missing")
+        from alembic.script import ScriptDirectory  # several heads: let Alembic say which
+
+        alembic_head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert alembic_head is not None
+        return alembic_head
     return head
 
 
@@ -210,16 +249,16 @@ def upgrade(url: str) -> None:
     log.info("database %s upgraded to %s", masked(url), head_revision())
 
 
-def _current_revision(sync_conn: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(sync_conn).get_current_revision()
-
-
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's schema revision (None: no probe tables). A plain SELECT of Alembic's version
+    table, so reads need not import Alembic."""
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(_current_revision)
+            has_table = await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+            if not has_table:
+                return None
+            row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+            return None if row is None else str(row[0])
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot open database {masked(str(engine.url))}: {exc}",
                          hint="check the [database] url and that the server is running") from exc
@@ -231,13 +270,15 @@ async def check_schema(engine: AsyncEngine) -> None:
     need = head_revision()
     if have == need:
         return
-    from alembic.script import ScriptDirectory
-
     where = masked(str(engine.url))
     if have is not None:
-        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        known, _ = _revision_graph()
         if have not in known:
             raise StoreError(f"database {where} is at revision {have}, newer than probe knows (needs {need})",
                              hint="upgrade probe to the version that wrote this database")
-    raise StoreError(f"database {where} is at revision {have or 'none (empty)'}, probe needs {need}",
+    if have is None:
+        # Only `probe launch` and `probe db upgrade` create or migrate the schema.
+        raise SchemaBehindError(f"database {where} has no probe tables yet (probe needs revision {need})",
+                         hint="run: probe launch CONFIG (creates them), or probe db upgrade CONFIG")
+    raise SchemaBehindError(f"database {where} is at revision {have}, probe needs {need}",
                      hint="run: probe db upgrade CONFIG")

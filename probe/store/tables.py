@@ -118,6 +118,9 @@ class Target(Base):
     deciding_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_message.id", ondelete="SET NULL", use_alter=True))
     out_of_office_until: Mapped[datetime | None]
+    # An experiment's assignment (DESIGN.md "Experiments"): set once at launch, never moved.
+    variant: Mapped[str | None] = mapped_column(String(200))
+    stratum: Mapped[str | None] = mapped_column(String(500))
 
 
 class Send(Base):

@@ -202,3 +202,39 @@ async def test_many_individual_plans_replan_row_by_row(sessions: async_sessionma
     assert by_target[first] == [START + timedelta(hours=1), START + timedelta(days=6, hours=1),
                                 START + timedelta(days=12, hours=1)]
     assert len(sends) == 90
+
+
+async def test_big_launch_commits_in_chunks_and_an_interrupted_one_finishes_when_run_again(
+        sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big plan is written a chunk per transaction (the write lock is never held for seconds); until
+    the last chunk commits the stored hash matches no config (tick refuses), and launching again
+    completes it without duplicating anyone."""
+    import probe.store.campaigns as campaigns
+
+    monkeypatch.setattr(campaigns, "LAUNCH_CHUNK", 4)
+    commits: list[int] = []
+    real_add = campaigns._add_targets
+
+    async def add_then_fail_on_third(s, campaign_id, new, *args):
+        if len(commits) == 2:
+            raise RuntimeError("killed mid-launch")
+        await real_add(s, campaign_id, new, *args)
+        commits.append(len(new))
+
+    monkeypatch.setattr(campaigns, "_add_targets", add_then_fail_on_third)
+    targets = planned_targets(10, start=START)
+    with pytest.raises(RuntimeError):
+        await launch(sessions, targets)
+    campaign = await get_campaign(sessions, "survey")
+    assert campaign is not None and campaign.plan_hash == campaigns.LAUNCH_IN_PROGRESS
+    async with sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(Target))).scalar_one() == 8  # two chunks kept
+    monkeypatch.setattr(campaigns, "_add_targets", real_add)
+    result = await launch(sessions, targets)
+    assert (result.targets_added, result.targets_kept, result.sends_planned) == (2, 8, 6)
+    assert commits == [4, 4]
+    campaign = await get_campaign(sessions, "survey")
+    assert campaign is not None and campaign.plan_hash == "h1"
+    targets_rows, sends = await snapshot(sessions)
+    assert len(targets_rows) == 10 and len({t[1] for t in targets_rows}) == 10
+    assert len(sends) == 30 and len({(s[1], s[2]) for s in sends}) == 30

@@ -271,3 +271,26 @@ def test_reminders_follow_the_actual_initial_send() -> None:
     # A reminder that went out late keeps the plan's gap to the next one.
     late = sent + timedelta(days=10)
     assert follow_up_due(sent, 1, late, offsets, paris, None) == {2: late + timedelta(days=6)}
+
+
+# --- schedule.spread_by = "domain" -----------------------------------------------------------------
+
+def test_spread_by_domain_spaces_one_organisation_over_the_window() -> None:
+    from probe.core.planning import SPREAD_WITHOUT_WINDOW, SendWindow, spread_by_domain
+
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2015, 9, 28, 9, 0, tzinfo=paris)           # a Monday, the window's opening
+    window = SendWindow.parse("mon-fri 09:00-18:00")
+    domains = ["council.example", "other.example", "Council.example", "council.example"]
+    due = spread_by_domain(domains, start, paris, window)
+    council = [d.astimezone(paris) for d, name in zip(due, domains, strict=True) if name.lower() == "council.example"]
+    # Three colleagues: 09:00, 12:00, 15:00 — a third of the nine open hours apart, all inside the window.
+    assert [d.strftime("%H:%M") for d in council] == ["09:00", "12:00", "15:00"]
+    assert due[1] == start.astimezone(due[1].tzinfo)             # alone in its domain: at the opening
+    assert all(window.contains_local(d.astimezone(paris)) for d in due)
+    # Without a window: over SPREAD_WITHOUT_WINDOW after the start.
+    plain = spread_by_domain(["a.example", "a.example"], start, paris, None)
+    assert plain[1] - plain[0] == SPREAD_WITHOUT_WINDOW / 2
+    # A start outside the window moves to the next opening first (Saturday → Monday 09:00).
+    saturday = datetime(2015, 9, 26, 20, 0, tzinfo=paris)
+    assert spread_by_domain(["a.example"], saturday, paris, window)[0].astimezone(paris) == start
