@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     add_sep_argument(p)
     p.add_argument("--lang", choices=("en", "fr"), default=None,
-                   help="the language of the table (default: from campaign.locale, else en)")
+                   help="the language of the table and the HTML page (default: from campaign.locale, else en)")
     add_now_argument(p)
     p.set_defaults(func=_deferred("run_report"))
 

@@ -164,7 +164,7 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             cid = await _campaign_id(session, settings)
             timeline = await agg.answer_timeline(session, cid)
             review = await agg.review_rows(session, cid)
-            out.write(render.render_html(report, timeline, review))
+            out.write(render.render_html(report, timeline, review, report_lang(settings, args.lang), zone))
 
 
 def research_options(settings: Settings) -> ResearchOptions:

@@ -7,6 +7,8 @@ The language comes from `--lang`, else from `campaign.locale` ("fr_FR" → fr), 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
+
 LANGS = ("en", "fr")
 
 LABELS: dict[str, dict[str, str]] = {
@@ -67,6 +69,69 @@ LABELS: dict[str, dict[str, str]] = {
                                  "contacted) differs here because of refusals or ineligible targets: see the rates.",
         "coding": "automatic answers agree with a reviewer on {agree}/{n}, κ = {kappa} (Cohen's kappa)",
         "unit.s": "s",
+        # ---- the HTML page
+        "html.title": "probe report",
+        "html.campaign": "Campaign {status} — report generated {when}",
+        "html.figures": "Figures",
+        "html.figure": "figure",
+        "html.rates": "Response rates (AAPOR)",
+        "html.dispositions": "Every target is in one disposition: {line}.",
+        "html.code": "code",
+        "html.disposition": "disposition",
+        "html.definition": "definition",
+        "html.time": "Time to answer",
+        "html.km": "The curve is the Kaplan–Meier estimate of the share answered against the time since each "
+                   "target's first email; the shaded band is its Greenwood 95 % interval. Targets still silent, "
+                   "or bounced, count only while they are observed (censoring), so the curve does not fall for a "
+                   "campaign still running.",
+        "html.measured": "measured",
+        "html.median note": "Median and 90th percentile are over the targets who answered only.",
+        "html.coding": "Coding audit",
+        "html.waves": "Emails and answers by wave",
+        "html.wave rate note": "Answer rate of a wave: the answers that followed that wave (before the next "
+                               "one) divided by the emails of that wave.",
+        "html.answers": "What the answers said",
+        "html.by": "By {field}",
+        "html.grey": "Grey rows: too small to rank (fewer than 10 reachable targets); their rates are shown, "
+                     "not ranked.",
+        "html.vs all": "\"vs all\": the group's answer rate minus the whole campaign's, with its Newcombe (1998) "
+                       "95 % interval; a † marks a difference whose interval excludes 0.",
+        "html.review": "Unclear replies to review",
+        "html.review note": "Confirm or correct them with",
+        "html.id": "id",
+        "html.received": "received",
+        "html.from": "from",
+        "html.subject": "subject",
+        "html.new text": "new text",
+        "html.answer": "answer",
+        "html.read": "How to read this",
+        "html.download": "Download the chart (SVG)",
+        "html.n": "n = {targets} targets, {reachable} reachable",
+        "html.chart meta": "{campaign} · {date}",
+        "html.source": "Source: probe (replies to the emails); AAPOR Standard Definitions",
+        "chart.curve": "Share of targets who answered, by days since their first email",
+        "chart.curve axis": "days since the first email",
+        "chart.waves": "Answer rate after each email",
+        "chart.waves axis": "answers that followed the email / emails sent",
+        "chart.answers": "Answers: yes, no, unclear",
+        "chart.by": "Answer rate by {field}, with 95 % intervals",
+        "chart.too few": "(too few)",
+        "chart.none": "No answers yet.",
+        "read.1": "Reachable targets: all targets minus those whose address bounced, whose email could not be "
+                  "delivered, or who had asked elsewhere never to be contacted (suppressed).",
+        "read.2": "Answer rate: targets who answered divided by reachable targets, with its Wilson (1927) 95 % "
+                  "confidence interval.",
+        "read.3": "Answered includes yes, no and unclear answers; a reply asking to be left alone counts as a no "
+                  "and is also listed as an opt-out.",
+        "read.4": "The answer of a target is the reviewer's correction when there is one, else the automatic "
+                  "reading of the reply. Automatic replies (out of office…) are never answers.",
+        "read.5": "Each answer is credited to the last email sent to that target before it arrived.",
+        "read.6": "The response rates and the dispositions (I, P, R, NC, UO, NE) follow the AAPOR Standard "
+                  "Definitions; every interval is a 95 % interval.",
+        "read.7": "Time to answer: Kaplan–Meier (1958) estimate with its Greenwood (1926) band; targets still "
+                  "silent are counted while observed, never as non-answers.",
+        "read.8": "Group comparisons use the Newcombe (1998) interval; the coding audit uses Cohen's kappa "
+                  "(Cohen 1960).",
     },
     "fr": {
         "status.running": "en cours",
@@ -130,6 +195,70 @@ LABELS: dict[str, dict[str, str]] = {
         "coding": "les réponses automatiques concordent avec un relecteur sur {agree}/{n}, κ = {kappa} (kappa de "
                   "Cohen)",
         "unit.s": "s",
+        # ---- the HTML page
+        "html.title": "rapport probe",
+        "html.campaign": "Campagne {status} — rapport produit le {when}",
+        "html.figures": "Chiffres",
+        "html.figure": "chiffre",
+        "html.rates": "Taux de réponse (AAPOR)",
+        "html.dispositions": "Chaque cible est dans une catégorie : {line}.",
+        "html.code": "code",
+        "html.disposition": "catégorie",
+        "html.definition": "définition",
+        "html.time": "Délai de réponse",
+        "html.km": "La courbe est l'estimation de Kaplan–Meier de la part des cibles ayant répondu, selon le "
+                   "temps écoulé depuis leur premier e-mail ; la bande grisée est son intervalle de Greenwood à "
+                   "95 %. Les cibles encore silencieuses, ou en échec, ne comptent que tant qu'on les observe "
+                   "(censure) : la courbe ne baisse pas pour une campagne en cours.",
+        "html.measured": "mesure",
+        "html.median note": "Médiane et 90e centile portent sur les seules cibles qui ont répondu.",
+        "html.coding": "Contrôle du codage",
+        "html.waves": "E-mails et réponses par envoi",
+        "html.wave rate note": "Taux de réponse d'un envoi : les réponses arrivées après cet envoi (avant le "
+                               "suivant) divisées par le nombre d'e-mails de cet envoi.",
+        "html.answers": "Ce que disent les réponses",
+        "html.by": "Par {field}",
+        "html.grey": "Lignes grises : groupes trop petits pour être classés (moins de 10 cibles joignables) ; "
+                     "leur taux est affiché, non classé.",
+        "html.vs all": "« écart à l'ensemble » : le taux de réponse du groupe moins celui de toute la campagne, "
+                       "avec son intervalle de Newcombe (1998) à 95 % ; un † marque un écart dont l'intervalle "
+                       "exclut 0.",
+        "html.review": "Réponses peu claires à vérifier",
+        "html.review note": "Confirmez ou corrigez-les avec",
+        "html.id": "n°",
+        "html.received": "reçue le",
+        "html.from": "de",
+        "html.subject": "objet",
+        "html.new text": "texte nouveau",
+        "html.answer": "réponse",
+        "html.read": "Comment lire ce rapport",
+        "html.download": "Télécharger le graphique (SVG)",
+        "html.n": "n = {targets} cibles, {reachable} joignables",
+        "html.chart meta": "{campaign} · {date}",
+        "html.source": "Source : probe (réponses aux e-mails) ; définitions AAPOR",
+        "chart.curve": "Part des cibles ayant répondu, selon les jours écoulés depuis leur premier e-mail",
+        "chart.curve axis": "jours depuis le premier e-mail",
+        "chart.waves": "Taux de réponse après chaque envoi",
+        "chart.waves axis": "réponses après l'envoi / e-mails envoyés",
+        "chart.answers": "Réponses : oui, non, peu claires",
+        "chart.by": "Taux de réponse par {field}, avec intervalles à 95 %",
+        "chart.too few": "(trop peu)",
+        "chart.none": "Pas encore de réponse.",
+        "read.1": "Cibles joignables : toutes les cibles, moins celles dont l'adresse est en échec, dont l'e-mail "
+                  "n'a pas pu être remis, ou qui avaient demandé ailleurs à ne plus être contactées (exclues).",
+        "read.2": "Taux de réponse : cibles ayant répondu divisées par cibles joignables, avec son intervalle de "
+                  "confiance à 95 % de Wilson (1927).",
+        "read.3": "« Ont répondu » compte les oui, les non et les réponses peu claires ; une réponse demandant à ne "
+                  "plus être contacté compte comme un non et figure aussi parmi les refus.",
+        "read.4": "La réponse d'une cible est la correction du relecteur s'il y en a une, sinon la lecture "
+                  "automatique du message. Les réponses automatiques (absence…) ne sont jamais des réponses.",
+        "read.5": "Chaque réponse est attribuée au dernier e-mail envoyé à cette cible avant son arrivée.",
+        "read.6": "Les taux de réponse et les catégories (I, P, R, NC, UO, NE) suivent les AAPOR Standard "
+                  "Definitions ; chaque intervalle est un intervalle à 95 %.",
+        "read.7": "Délai de réponse : estimation de Kaplan–Meier (1958) avec sa bande de Greenwood (1926) ; les "
+                  "cibles encore silencieuses comptent tant qu'on les observe, jamais comme non-réponses.",
+        "read.8": "Les comparaisons de groupes utilisent l'intervalle de Newcombe (1998) ; le contrôle du codage, "
+                  "le kappa de Cohen (Cohen 1960).",
     },
 }
 
@@ -196,3 +325,39 @@ def duration(seconds: float | None, lang: str = "en") -> str:
 
 def wave_name(wave: int, lang: str = "en") -> str:
     return label("wave.0", lang) if wave == 0 else label("wave.n", lang, n=wave)
+
+
+#: DISPOSITION names in words (the codes stay: they are AAPOR's).
+DISPOSITION_NAMES = {
+    "en": {"I": "answered yes or no", "P": "answered, unclear", "R": "refused (opted out)",
+           "NC": "no answer (silence or only automatic replies)",
+           "UO": "unknown eligibility (bounced or undelivered)", "NE": "not eligible"},
+    "fr": {"I": "a répondu oui ou non", "P": "a répondu, peu clair", "R": "refus (ne plus être contacté)",
+           "NC": "sans réponse (silence ou réponses automatiques seules)",
+           "UO": "éligibilité inconnue (adresse en échec ou e-mail non remis)", "NE": "non éligible"},
+}
+
+_MONTHS = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+}
+
+
+def when(value: datetime | str | None, zone: tzinfo, lang: str = "en", *, clock: bool = True) -> str:
+    """A moment as a reader writes it, in the campaign's zone with its offset, to the minute:
+    "17 Oct 2015 18:00 +02:00" (en), "17 oct. 2015 18:00 +02:00" (fr); the date alone without `clock`."""
+    if value is None or value == "":
+        return label("n/a", lang)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone)
+    day = f"{local.day} {_MONTHS.get(lang, _MONTHS['en'])[local.month - 1]} {local.year}"
+    if not clock:
+        return day
+    offset = local.strftime("%z") or "+0000"
+    return f"{day} {local:%H:%M} {offset[:3]}:{offset[3:]}"

@@ -7,8 +7,10 @@ arrives as text.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
@@ -255,16 +257,25 @@ async def write_csv(out: TextIO, fields: Sequence[str], chunks: AsyncIterator[li
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;margin:2rem auto;
-max-width:60rem;padding:0 1rem;line-height:1.4;background:#fff}
-h1{font-size:1.6rem;margin:0 0 .2rem}h2{font-size:1.15rem;margin:2rem 0 .6rem;border-bottom:1px solid #e4e7eb}
-.status{color:#7b8794}.headline{font-size:1.35rem;margin:1rem 0;padding:1rem;background:#f0f4fb;
+max-width:60rem;padding:0 1rem;line-height:1.45;background:#fff;font-size:16px}
+h1{font-size:1.6rem;margin:0 0 .2rem;overflow-wrap:anywhere}
+h2{font-size:1.15rem;margin:2rem 0 .6rem;border-bottom:1px solid #e4e7eb}
+.status{color:#52606d}.headline{font-size:1.25rem;margin:1rem 0;padding:1rem;background:#f0f4fb;
 border-left:6px solid #2f6fdf}.big{font-size:2.6rem;font-weight:700;color:#2f6fdf;display:block}
-table{border-collapse:collapse;margin:.5rem 0}
-td,th{padding:.25rem .7rem;white-space:nowrap;border-bottom:1px solid #e4e7eb;text-align:right}
+table{border-collapse:collapse;margin:.5rem 0;font-variant-numeric:tabular-nums}
+td,th{padding:.3rem .7rem;white-space:nowrap;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 td:first-child,th:first-child{text-align:left}th{font-weight:600;background:#f5f7fa}
-.muted{color:#7b8794}.note{font-size:.9rem;color:#52606d}tr.small td{color:#7b8794}
-td.text{white-space:normal;text-align:left;max-width:24rem}.scroll{overflow-x:auto}
-table.wide td,table.wide th{padding:.2rem .45rem;font-size:.92rem}
+td.text,th.text{white-space:normal;text-align:left;min-width:12rem;max-width:28rem;overflow-wrap:anywhere}
+table.review td,table.review th{text-align:left}table.review td:first-child{min-width:0}
+.muted{color:#7b8794}.note{font-size:.92rem;color:#52606d}tr.small td{color:#7b8794}
+tr.sub td:first-child{padding-left:1.8rem}
+.scroll{overflow-x:auto;max-width:100%}
+td:first-child{white-space:normal;min-width:6rem}
+@media (max-width:40rem){body{margin:1rem auto;padding:0 .6rem}td,th{padding:.25rem .4rem}th{white-space:normal}
+td.text,th.text{min-width:9rem}.big{font-size:2.2rem}.headline{font-size:1.1rem}}
+table.wide td,table.wide th{padding:.25rem .5rem;font-size:.92rem}
+figure{margin:1rem 0}figure svg{display:block;max-width:100%;height:auto}
+figcaption{font-size:.9rem}figcaption a{color:#2f6fdf}
 """
 
 
@@ -272,57 +283,127 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("probe.report", "templates
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+def _chart(name: str, markup: str) -> dict[str, Any]:
+    """A chart for the page: the inline SVG and the same file as a data: URI to download. Base64, so the
+    link holds no markup and no URL the page would fetch; the file stands alone (xmlns, fonts, title)."""
+    encoded = base64.b64encode(markup.encode("utf-8")).decode("ascii")
+    return {"svg": Markup(markup),  # probe.report.svg escapes its own labels
+            "href": "data:image/svg+xml;base64," + encoded, "file": f"{name}.svg"}
+
+
+def _within_key(key: str, lang: str) -> str:
+    """ "1d" (a [report] within setting) → "1 d" / "1 j": the unit in the reader's language."""
+    from probe.report.i18n import label
+
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(d|h|min)", key)
+    return f"{match[1]} {label('unit.' + match[2], lang)}" if match else key
+
+
 def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]], dict[int, tuple[float, float]]],
-                review: Sequence[dict[str, Any]] = ()) -> str:
-    """The whole report as one HTML page, from templates/report.html.j2 (autoescaped). `timeline` is
-    aggregates.answer_timeline() (its waves place the reminders on the answer curve); `review` the
-    unclear replies (aggregates.review_rows) listed for a person to check."""
+                review: Sequence[dict[str, Any]] = (), lang: str = "en", zone: tzinfo = UTC) -> str:
+    """The whole report as one HTML page in `lang` (probe.report.i18n), times in `zone` (the campaign's),
+    from templates/report.html.j2 (autoescaped). `timeline` is aggregates.answer_timeline() (its waves
+    place the reminders on the answer curve); `review` the unclear replies (aggregates.review_rows)."""
+    from probe.report import i18n, table
+    from probe.report.i18n import label
+
+    def t(key: str, **values: object) -> str:
+        return label(key, lang, **values)
+
+    decimal = "," if lang == "fr" else "."
     _points, waves = timeline
     start = waves.get(0, (0.0, 0.0))[0]
-    reminders = [(w, first - start) for w, (first, _last) in sorted(waves.items()) if w > 0]
+    reminders = [(i18n.wave_name(w, lang), first - start) for w, (first, _last) in sorted(waves.items()) if w > 0]
+    date = i18n.when(report.get("generated_at"), zone, lang, clock=False)
+
+    def caption(title: str, targets: int, reachable: int) -> svg.Caption:
+        return svg.Caption(title, t("html.n", targets=targets, reachable=reachable) + " · "
+                           + t("html.chart meta", campaign=report["campaign"], date=date), t("html.source"))
+
+    n_all = (report["targets"], report["reachable"])
     business = report.get("answered_within_business")
     segments = []
     for field, values in report.get("by", {}).items():
+        head = [label(k, lang) for k in ("targets", "reachable", "answered", "rate", "95 % CI", "yes", "no",
+                                          "unclear", "bounced", "median")] + [
+            "RR1", t("within 1d"), t("vs all"), t("95 % CI")]
+        rows = []
+        for value, seg in values.items():
+            rows.append([value or t("(empty)"), str(seg["targets"]), str(seg["reachable"]), str(seg["answered"]),
+                         i18n.pct(seg["answer_rate"], lang), i18n.ci(seg["answer_rate_ci95"], lang),
+                         str(seg["answers"]["yes"]), str(seg["answers"]["no"]), str(seg["answers"]["unclear"]),
+                         str(seg["bounced"]), i18n.duration(seg["time_to_answer_s"]["median"], lang),
+                         *table._versus_cells(seg, lang)])
+        total_t = sum(seg["targets"] for seg in values.values())
+        total_r = sum(seg["reachable"] for seg in values.values())
         segments.append({
             "field": field,
-            "head": _segment_header(),
-            "rows": [[value or "(empty)", *_segment_cells(seg)] for value, seg in values.items()],
+            "head": head,
+            "rows": rows,
             "classes": ["" if seg["rankable"] else "small" for seg in values.values()],
             "small": any(not seg["rankable"] for seg in values.values()),
-            "chart": Markup(svg.league_chart(  # svg escapes its own labels
-                [svg.Segment(value, seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
+            "chart": _chart(f"answer-rate-by-{field}", svg.league_chart(
+                [svg.Segment(value or t("(empty)"), seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
                              seg["rankable"], seg["reachable"]) for value, seg in values.items()],
-                title=f"Answer rate by {field}, with 95 % intervals")),
+                caption(t("chart.by", field=field), total_t, total_r), too_few=t("chart.too few"),
+                none=t("n/a"), decimal=decimal)),
         })
     tsl = report.get("time_since_last_email_s", {})
+    tta = report["time_to_answer_s"]
+    figures = table.figure_rows(report, lang)
+    waves_rows = []
+    for w, n in report["sent"].items():
+        answered = report["answered_by_wave"].get(w, 0)
+        waves_rows.append([i18n.wave_name(int(w), lang), str(n), str(answered),
+                           i18n.pct(answered / n if n else None, lang), *table._wave_rates(report, w, lang)])
+    definitions = i18n.RATE_DEFINITIONS_FR if lang == "fr" else report.get("rate_definitions", {})
+    rates = [(name, i18n.pct(f["value"], lang), i18n.ci(f["ci95"], lang), definitions.get(name, ""))
+             for name, f in (report.get("rates") or {}).items() if name != "e"]
+    answers = report["answers"]
+    status = report.get("status", "?")
     context = {
+        "lang": lang,
+        "t": t,
         "report": report,
         "css": Markup(CSS),  # a constant of this module
-        "headline_pct": pct(report["answer_rate"]),
-        "headline": headline(report),
-        "headline_rate": headline_rate_line(report),
-        "figures": [(label.strip(), value) for label, value in _figure_rows(report)],
-        "disposition_line": disposition_line(report),
-        "dispositions": [(code, DISPOSITION_NAMES[code], str(n)) for code, n in report.get("dispositions", {}).items()],
-        "rates": [(name, value, interval, text) for name, value, interval, text in rate_rows(report)],
+        "status_line": t("html.campaign", status=t(f"status.{status}") if status in ("running", "closed")
+                         else str(status), when=i18n.when(report.get("generated_at"), zone, lang)),
+        "headline_pct": i18n.pct(report["answer_rate"], lang),
+        "headline": table.headline(report, lang),
+        "headline_rate": table._headline_rate(report, lang),
+        "figures": [(lbl.strip(), value) for lbl, value in figures],
+        "figure_classes": ["sub" if lbl.startswith("  ") else "" for lbl, _ in figures],
+        "disposition_line": table._dispositions(report),
+        "dispositions": [(code, i18n.DISPOSITION_NAMES[lang][code], str(n))
+                         for code, n in report.get("dispositions", {}).items()],
+        "rates": rates,
         "business": business is not None,
-        "within": within_rows(report),
-        "answer_chart": Markup(svg.answer_curve(  # svg escapes its own labels
-            report.get("survival", []), report.get("survival_ci95", []), reminders)),
+        "within": [[_within_key(key, lang), i18n.pct(f["value"], lang), i18n.ci(f["ci95"], lang),
+                    *([] if business is None else [i18n.pct(business.get(key, {}).get("value"), lang),
+                                                   i18n.ci(business.get(key, {}).get("ci95"), lang)])]
+                   for key, f in (report.get("answered_within") or {}).items()],
+        "answer_chart": _chart("answer-curve", svg.answer_curve(
+            report.get("survival", []), report.get("survival_ci95", []), reminders,
+            caption(t("chart.curve"), *n_all), axis=t("chart.curve axis"), day=t("unit.d"),
+            none=t("chart.none"), decimal=decimal)),
         "durations": [
-            ("from the first email", duration(report["time_to_answer_s"]["median"]),
-             duration(report["time_to_answer_s"]["p90"])),
-            ("from the last email received", duration(tsl.get("median")), duration(tsl.get("p90")))],
-        "coding": coding_line(report),
-        "waves": [(wave_name(w), str(n), str(report["answered_by_wave"].get(w, 0)), *wave_rates(report, w))
-                  for w, n in report["sent"].items()],
-        "wave_chart": Markup(svg.bar_chart(  # svg escapes its own labels
-            [(wave_name(w), n) for w, n in report["answered_by_wave"].items()],
-            title="Answers by the wave they followed")),
+            (t("from the first email"), i18n.duration(tta["median"], lang), i18n.duration(tta["p90"], lang)),
+            (t("from the last email"), i18n.duration(tsl.get("median"), lang), i18n.duration(tsl.get("p90"), lang))],
+        "coding": table._coding(report, lang),
+        "waves": waves_rows,
+        "wave_chart": _chart("answer-rate-by-wave", svg.wave_chart(
+            [svg.WaveBar(i18n.wave_name(int(w), lang), report["answered_by_wave"].get(w, 0), n)
+             for w, n in report["sent"].items()],
+            caption(t("chart.waves"), *n_all), axis=t("chart.waves axis"), decimal=decimal)),
+        "answers_chart": _chart("answers", svg.answers_chart(
+            [(t("yes"), answers["yes"]), (t("no"), answers["no"]), (t("unclear"), answers["unclear"])],
+            caption(t("chart.answers"), *n_all), decimal=decimal)),
         "segments": segments,
         "experiment": experiment_html(report),
-        "review": [(str(r["id"]), _iso(r["received_at"]), r["sender"], r["subject"], r["new_text"][:300],
-                    str(r["override_answer"] or r["answer"] or "")) for r in review],
-        "notes": report.get("notes", []),
+        "review": [(str(r["id"]), i18n.when(r["received_at"], zone, lang), r["sender"], r["subject"],
+                    r["new_text"][:300], t(str(r["override_answer"] or r["answer"]))
+                    if (r["override_answer"] or r["answer"]) in ("yes", "no", "unclear")
+                    else str(r["override_answer"] or r["answer"] or "")) for r in review],
+        "notes": [t(f"read.{i}") for i in range(1, 9)],
     }
     return _ENV.get_template("report.html.j2").render(context)

@@ -6,9 +6,9 @@ Each function returns one ``<svg>`` element sized by its viewBox (it scales with
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html import escape
 
 INK = "#1f2933"
@@ -29,87 +29,126 @@ def _text(x: float, y: float, label: str, *, anchor: str = "start", size: int = 
             f"{escape(label)}</text>")
 
 
-def _open(width: int, height: int, title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="max-width:{width}px" role="img" font-family="system-ui, sans-serif">'
-            f"<title>{escape(title)}</title>")
+@dataclass(frozen=True)
+class Caption:
+    """What makes a chart publishable on its own: a title, who it counts (n), which campaign and when,
+    and where the figures come from. Drawn inside the SVG, so a downloaded chart still says it."""
+    title: str
+    subtitle: str = ""
+    source: str = ""
 
 
-def _day(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%d %b")
+HEAD_LINE, SUB_LINE, FOOT = 20, 17, 26
+
+
+def _wrap(text: str, width: int, size: int) -> list[str]:
+    # About 0.55 em per character in a sans-serif face: enough to keep a title inside the chart.
+    return textwrap.wrap(text, max(10, int((width - 20) / (size * 0.55)))) or [""]
+
+
+def _head(width: int, caption: Caption) -> tuple[list[str], int]:
+    """The title lines and the subtitle at the top; returns the parts and the height they take."""
+    parts, y = [], 6
+    for line in _wrap(caption.title, width, 16):
+        y += HEAD_LINE
+        parts.append(_text(10, y, line, size=16, extra=' font-weight="600"'))
+    for line in _wrap(caption.subtitle, width, 12) if caption.subtitle else []:
+        y += SUB_LINE
+        parts.append(_text(10, y, line, size=12, color=MUTED))
+    return parts, y + 12
+
+
+def _open(width: int, height: int, caption: Caption) -> str:
+    # Fixed pixel size plus a viewBox: the page scales it down (CSS max-width), a downloaded file opens
+    # at its natural size. Fonts and colours are attributes, so the file needs nothing from the page.
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" role="img" font-family="system-ui, -apple-system, '
+            f'Segoe UI, Roboto, Helvetica, Arial, sans-serif">'
+            f"<title>{escape(caption.title)}</title>"
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
+
+
+def _close(width: int, height: int, caption: Caption) -> str:
+    foot = _text(10, height - 9, caption.source, size=12, color=MUTED) if caption.source else ""
+    return foot + "</svg>"
+
+
+def _empty(width: int, caption: Caption, message: str) -> str:
+    head, y = _head(width, caption)
+    height = y + 30 + FOOT
+    return (_open(width, height, caption) + "".join(head) + _text(10, y + 20, message, color=MUTED)
+            + _close(width, height, caption))
 
 
 def wave_name(wave: int) -> str:
     return "initial" if wave == 0 else f"reminder {wave}"
 
 
-def cumulative_chart(points: Sequence[tuple[float, int]], waves: dict[int, tuple[float, float]],
-                     reachable: int, *, end: float | None = None) -> str:
-    """Cumulative answer rate (answers / reachable) over time, a dashed line at each wave."""
-    width, height, left, right, top, bottom = 720, 300, 56, 20, 24, 40
-    title = "Cumulative answer rate over time, with the emails sent marked"
-    times = [t for t, _ in points] + [w[0] for w in waves.values()]
-    if not times or reachable <= 0:
-        return _open(width, 60, title) + _text(10, 35, "No answers yet.", color=MUTED) + "</svg>"
-    start = min(times)
-    stop = max([*times, *(w[1] for w in waves.values()), end or 0.0])
-    if stop <= start:
-        stop = start + 3600.0
-    stop += (stop - start) * 0.04   # room after the last event
-    total = sum(n for _, n in points)
-    step = 0.05 if total / reachable <= 0.2 else 0.1 if total / reachable <= 0.5 else 0.25
-    top_rate = min(1.0, step * (int(total / reachable * 1.1 / step) + 1))
-    plot_w, plot_h = width - left - right, height - top - bottom
+def text_width(label: str, size: int) -> float:
+    """A generous estimate of a label's width in a sans-serif face (0.62 em a character): what the
+    layout keeps clear, and what the tests measure against."""
+    return len(label) * size * 0.62
 
-    def x(t: float) -> float:
-        return left + (t - start) / (stop - start) * plot_w
 
-    def y(r: float) -> float:
-        return top + plot_h - r / top_rate * plot_h
+def _pct(value: float, decimal: str) -> str:
+    return f"{value * 100:.1f}".replace(".", decimal) + " %"
 
-    parts = [_open(width, height, title)]
-    for i in range(round(top_rate / step) + 1):
-        r = step * i
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_n(y(r))}" y2="{_n(y(r))}" stroke="{GRID}"/>')
-        parts.append(_text(left - 6, y(r) + 4, f"{r * 100:.0f} %", anchor="end", size=11, color=MUTED))
-    for wave, (first, _last) in sorted(waves.items()):
-        parts.append(f'<line x1="{_n(x(first))}" x2="{_n(x(first))}" y1="{top}" y2="{top + plot_h}" '
-                     f'stroke="{WAVE}" stroke-dasharray="4 3"/>')
-        near_end = x(first) > width - right - 80
-        parts.append(_text(x(first) + (-4 if near_end else 4), top + 12 + 14 * (wave % 2), wave_name(wave),
-                           anchor="end" if near_end else "start", size=11, color=WAVE))
-    path, cumulative = [f"M{_n(x(start))},{_n(y(0))}"], 0
-    for t, n in points:
-        path.append(f"H{_n(x(t))}")
-        cumulative += n
-        path.append(f"V{_n(y(cumulative / reachable))}")
-    path.append(f"H{_n(x(stop))}")
-    parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2.5"/>')
-    parts.append(_text(x(stop) - 2, y(cumulative / reachable) - 6, f"{cumulative / reachable * 100:.1f} %",
-                       anchor="end", size=12, color=ACCENT))
-    for t in (start, (start + stop) / 2, stop):
-        parts.append(_text(x(t), height - bottom + 18, _day(t), anchor="middle", size=11, color=MUTED))
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{INK}"/>')
-    parts.append("</svg>")
+
+@dataclass(frozen=True)
+class WaveBar:
+    label: str
+    answered: int
+    sent: int
+
+
+def wave_chart(bars: Sequence[WaveBar], caption: Caption, *, axis: str, decimal: str = ".") -> str:
+    """One bar per wave: the answer rate of that wave (answers that followed it / emails of it), the
+    rate above the bar, "answered / sent" under its name."""
+    width = 540
+    head, top = _head(width, caption)
+    plot_h, left = 180, 16
+    height = top + 20 + plot_h + 44 + 18 + FOOT
+    rates = [b.answered / b.sent if b.sent else 0.0 for b in bars]
+    biggest = max([*rates, 0.01])
+    slot = (width - 2 * left) / max(1, len(bars))
+    base = top + 20 + plot_h
+    parts = [_open(width, height, caption), *head]
+    for i, (bar, r) in enumerate(zip(bars, rates, strict=True)):
+        h = r / biggest * plot_h
+        cx = left + i * slot + slot / 2
+        parts.append(f'<rect class="bar" x="{_n(cx - slot * 0.3)}" y="{_n(base - h)}" width="{_n(slot * 0.6)}" '
+                     f'height="{_n(h)}" fill="{ACCENT}"/>')
+        parts.append(_text(cx, base - h - 6, _pct(r, decimal) if bar.sent else "–", anchor="middle", size=14,
+                           extra=' font-weight="600"'))
+        parts.append(_text(cx, base + 18, bar.label, anchor="middle", size=13))
+        parts.append(_text(cx, base + 36, f"{bar.answered} / {bar.sent}", anchor="middle", size=12, color=MUTED))
+    parts.append(f'<line x1="{left}" x2="{width - left}" y1="{_n(base)}" y2="{_n(base)}" stroke="{INK}"/>')
+    parts.append(_text(width / 2, base + 58, axis, anchor="middle", size=12, color=MUTED))
+    parts.append(_close(width, height, caption))
     return "".join(parts)
 
 
-def bar_chart(bars: Sequence[tuple[str, int]], *, title: str) -> str:
-    """Vertical bars with their counts (answers by wave)."""
-    width, height, top, bottom = 480, 220, 24, 36
-    biggest = max([n for _, n in bars] + [1])
-    slot = (width - 40) / max(1, len(bars))
-    plot_h = height - top - bottom
-    parts = [_open(width, height, title)]
-    for i, (label, n) in enumerate(bars):
-        h = n / biggest * plot_h
-        bx = 20 + i * slot + slot * 0.2
-        parts.append(f'<rect x="{_n(bx)}" y="{_n(top + plot_h - h)}" width="{_n(slot * 0.6)}" '
-                     f'height="{_n(h)}" fill="{ACCENT}"/>')
-        parts.append(_text(bx + slot * 0.3, top + plot_h - h - 6, str(n), anchor="middle"))
-        parts.append(_text(bx + slot * 0.3, height - bottom + 18, label, anchor="middle", size=11, color=MUTED))
-    parts.append(f'<line x1="10" x2="{width - 10}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{INK}"/>')
-    parts.append("</svg>")
+YES, NO, UNCLEAR = "#2f9e44", "#e8590c", "#9aa5b1"
+
+
+def answers_chart(parts_in: Sequence[tuple[str, int]], caption: Caption, *, decimal: str = ".") -> str:
+    """The answered targets split into yes / no / unclear: one stacked bar and a legend with counts."""
+    width = 460
+    head, top = _head(width, caption)
+    height = top + 36 + 26 * len(parts_in) + 8 + FOOT
+    total = sum(n for _, n in parts_in)
+    parts = [_open(width, height, caption), *head]
+    x, bar_w = 10.0, width - 20
+    for (_label, n), colour in zip(parts_in, (YES, NO, UNCLEAR), strict=False):
+        w = n / total * bar_w if total else 0.0
+        parts.append(f'<rect x="{_n(x)}" y="{top}" width="{_n(w)}" height="24" fill="{colour}"/>')
+        x += w
+    for i, ((label, n), colour) in enumerate(zip(parts_in, (YES, NO, UNCLEAR), strict=False)):
+        y = top + 44 + 26 * i
+        share = f" ({_pct(n / total, decimal)})" if total else ""
+        parts.append(f'<rect x="10" y="{y - 12}" width="14" height="14" fill="{colour}"/>')
+        parts.append(_text(32, y, f"{label}: {n}{share}", size=13))
+    parts.append(_close(width, height, caption))
     return "".join(parts)
 
 
@@ -123,27 +162,30 @@ class Segment:
     reachable: int
 
 
-def league_chart(segments: Sequence[Segment], *, title: str) -> str:
-    """One horizontal bar per segment in the given (league-table) order, with 95 % CI whiskers;
-    segments too small to rank are drawn pale."""
-    row, label_w, width, right = 26, 200, 720, 96
-    height = 30 + row * max(1, len(segments))
+def league_chart(segments: Sequence[Segment], caption: Caption, *, too_few: str = "(too few)",
+                 none: str = "n/a", decimal: str = ".") -> str:
+    """One horizontal bar per segment in the given (league-table) order, with 95 % CI whiskers and
+    its n; segments too small to rank are drawn pale."""
+    row, label_w, width, right = 28, 190, 600, 110
+    head, top = _head(width, caption)
+    height = top + 30 + row * max(1, len(segments)) + FOOT
     plot_w = width - label_w - right
 
     def x(r: float) -> float:
         return label_w + r * plot_w
 
-    parts = [_open(width, height, title)]
+    parts = [_open(width, height, caption), *head]
+    bottom = top + 6 + row * max(1, len(segments))
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        parts.append(f'<line x1="{_n(x(tick))}" x2="{_n(x(tick))}" y1="4" y2="{height - 22}" stroke="{GRID}"/>')
-        parts.append(_text(x(tick), height - 8, f"{tick * 100:.0f} %", anchor="middle", size=11, color=MUTED))
+        parts.append(f'<line x1="{_n(x(tick))}" x2="{_n(x(tick))}" y1="{top}" y2="{bottom}" stroke="{GRID}"/>')
+        parts.append(_text(x(tick), bottom + 16, f"{tick * 100:.0f} %", anchor="middle", size=12, color=MUTED))
     for i, seg in enumerate(segments):
-        cy = 6 + i * row + row / 2
-        label = seg.label if len(seg.label) <= 28 else seg.label[:27] + "…"
-        parts.append(_text(label_w - 8, cy + 4, label or "(empty)", anchor="end",
+        cy = top + 6 + i * row + row / 2
+        label = seg.label if len(seg.label) <= 24 else seg.label[:23] + "…"
+        parts.append(_text(label_w - 8, cy + 5, f"{label} (n={seg.reachable})", anchor="end", size=12,
                            color=INK if seg.rankable else MUTED))
         if seg.rate is None:
-            parts.append(_text(x(0) + 4, cy + 4, "n/a", size=11, color=MUTED))
+            parts.append(_text(x(0) + 4, cy + 5, none, size=12, color=MUTED))
             continue
         fill = ACCENT if seg.rankable else PALE
         parts.append(f'<rect x="{_n(x(0))}" y="{_n(cy - 8)}" width="{_n(seg.rate * plot_w)}" height="16" '
@@ -154,25 +196,32 @@ def league_chart(segments: Sequence[Segment], *, title: str) -> str:
             for end in (seg.low, seg.high):
                 parts.append(f'<line x1="{_n(x(end))}" x2="{_n(x(end))}" y1="{_n(cy - 5)}" y2="{_n(cy + 5)}" '
                              f'stroke="{INK}" stroke-width="1.5"/>')
-        note = f"{seg.rate * 100:.0f} %" + ("" if seg.rankable else " (too few)")
-        parts.append(_text(x(1) + 6, cy + 4, note, size=11, color=INK if seg.rankable else MUTED))
-    parts.append("</svg>")
+        note = f"{seg.rate * 100:.0f} %" + ("" if seg.rankable else f" {too_few}")
+        parts.append(_text(x(1) + 6, cy + 5, note, size=12, color=INK if seg.rankable else MUTED))
+    parts.append(_close(width, height, caption))
     return "".join(parts)
 
 
 def answer_curve(survival: Sequence[Sequence[float]], band: Sequence[Sequence[float]],
-                 reminders: Sequence[tuple[int, float]], *, end: float | None = None) -> str:
+                 reminders: Sequence[tuple[str, float]], caption: Caption, *, axis: str = "days since the first email",
+                 day: str = "d", none: str = "No answers yet.", decimal: str = ".",
+                 end: float | None = None) -> str:
     """The share answered, 1 − S(t) (Kaplan–Meier), against the time since each target's first email,
-    with its Greenwood 95 % band shaded and a dashed line at each reminder's offset."""
-    width, height, left, right, top, bottom = 720, 300, 56, 20, 24, 40
-    title = "Share answered by time since the first email (Kaplan–Meier, 95 % band), reminders marked"
+    with its Greenwood 95 % band shaded and a dashed line at each reminder's offset (name, seconds).
+
+    The end label (the last share) sits in the right margin, past the end of the plot, where no
+    reminder line can be: reminders fall inside the plot by construction (stop > every offset)."""
+    width, left, right = 600, 52, 72
     if len(survival) <= 1:
-        return _open(width, 60, title) + _text(10, 35, "No answers yet.", color=MUTED) + "</svg>"
+        return _empty(width, caption, none)
+    head, top = _head(width, caption)
+    plot_h = 230
+    height = top + plot_h + 50 + FOOT
     stop = max([survival[-1][0], *(o for _, o in reminders), end or 0.0, 3600.0]) * 1.04
     highest = max(1.0 - row[1] for row in band) if band else 1.0 - survival[-1][1]
     step = 0.05 if highest <= 0.2 else 0.1 if highest <= 0.5 else 0.25
     top_rate = min(1.0, step * (int(highest * 1.05 / step) + 1))
-    plot_w, plot_h = width - left - right, height - top - bottom
+    plot_w = width - left - right
 
     def x(t: float) -> float:
         return left + t / stop * plot_w
@@ -180,11 +229,11 @@ def answer_curve(survival: Sequence[Sequence[float]], band: Sequence[Sequence[fl
     def y(r: float) -> float:
         return top + plot_h - min(r, top_rate) / top_rate * plot_h
 
-    parts = [_open(width, height, title)]
+    parts = [_open(width, height, caption), *head]
     for i in range(round(top_rate / step) + 1):
         r = step * i
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_n(y(r))}" y2="{_n(y(r))}" stroke="{GRID}"/>')
-        parts.append(_text(left - 6, y(r) + 4, f"{r * 100:.0f} %", anchor="end", size=11, color=MUTED))
+        parts.append(_text(left - 6, y(r) + 4, f"{r * 100:.0f} %", anchor="end", size=12, color=MUTED))
     if band:
         # Upper edge (1 − low S) left to right, lower edge (1 − high S) back: one step-shaped polygon.
         upper = [f"M{_n(x(0))},{_n(y(0))}"]
@@ -196,23 +245,26 @@ def answer_curve(survival: Sequence[Sequence[float]], band: Sequence[Sequence[fl
             lower += [f"H{_n(x(band[i][0]))}", f"V{_n(y(1.0 - band[i - 1][2]))}"]
         lower += [f"H{_n(x(0))}", "Z"]
         parts.append(f'<path d="{" ".join(upper + lower)}" fill="{ACCENT}" fill-opacity="0.15" stroke="none"/>')
-    for wave, offset in reminders:
-        parts.append(f'<line x1="{_n(x(offset))}" x2="{_n(x(offset))}" y1="{top}" y2="{top + plot_h}" '
-                     f'stroke="{WAVE}" stroke-dasharray="4 3"/>')
-        near_end = x(offset) > width - right - 80
-        parts.append(_text(x(offset) + (-4 if near_end else 4), top + 12 + 14 * (wave % 2), wave_name(wave),
-                           anchor="end" if near_end else "start", size=11, color=WAVE))
+    for i, (name, offset) in enumerate(reminders):
+        parts.append(f'<line class="reminder" x1="{_n(x(offset))}" x2="{_n(x(offset))}" y1="{top}" '
+                     f'y2="{top + plot_h}" stroke="{WAVE}" stroke-dasharray="4 3"/>')
+        near_end = x(offset) + 4 + text_width(name, 12) > width - right
+        parts.append(_text(x(offset) + (-4 if near_end else 4), top + 14 + 15 * (i % 2), name,
+                           anchor="end" if near_end else "start", size=12, color=WAVE))
     path = [f"M{_n(x(0))},{_n(y(0))}"]
     for t, s in survival[1:]:
         path += [f"H{_n(x(t))}", f"V{_n(y(1.0 - s))}"]
     path.append(f"H{_n(x(stop))}")
     parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2.5"/>')
     last = 1.0 - survival[-1][1]
-    parts.append(_text(x(stop) - 2, y(last) - 6, f"{last * 100:.1f} %", anchor="end", size=12, color=ACCENT))
+    parts.append(_text(x(stop) + 6, y(last) + 5, _pct(last, decimal), size=13, color=ACCENT,
+                       extra=' class="end-label" font-weight="600"'))
     days = max(1, int(stop // 86400))
     tick = 1 if days <= 8 else 2 if days <= 16 else 7
     for d in range(0, days + 1, tick):
-        parts.append(_text(x(d * 86400.0), height - bottom + 18, f"{d} d", anchor="middle", size=11, color=MUTED))
+        parts.append(_text(x(d * 86400.0), top + plot_h + 18, f"{d} {day}", anchor="middle", size=12,
+                           color=MUTED))
+    parts.append(_text(left + plot_w / 2, top + plot_h + 38, axis, anchor="middle", size=12, color=MUTED))
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{INK}"/>')
-    parts.append("</svg>")
+    parts.append(_close(width, height, caption))
     return "".join(parts)

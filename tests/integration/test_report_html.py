@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import struct
 import subprocess
 import zlib
 from datetime import timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,169 @@ def test_chromium_dom_holds_the_report_figures(report_html: tuple[Path, dict], t
     assert "<script" not in dom.lower()
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom
     json.dumps(report)
+
+
+# ---------------------------------------------------------------- a report a journalist can publish
+
+PARIS = "Europe/Paris"
+
+
+@pytest.fixture
+def report_pages(tmp_path: Path) -> dict[str, str]:
+    """The same campaign's page in French and in English, times in Europe/Paris."""
+    from zoneinfo import ZoneInfo
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}"
+    upgrade(url)
+
+    async def build() -> dict[str, str]:
+        engine = make_engine(url)
+        try:
+            sessions = make_sessionmaker(engine)
+            async with sessions.begin() as s:
+                cid = await seed_known(s)
+            async with sessions() as s:
+                report = await build_report(s, "known", now=W2 + timedelta(days=30), by="sector")
+                timeline = await agg.answer_timeline(s, cid)
+                review = await agg.review_rows(s, cid)
+            return {lang: render.render_html(report, timeline, review, lang, ZoneInfo(PARIS)) for lang in ("fr", "en")}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(build())
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees: every text node outside <style> and <title> (SVG labels included)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden = 0
+        self.chunks: list[str] = []
+        self.links: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "title"):
+            self.hidden += 1
+        if tag == "a":
+            self.links.append(dict(attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "title"):
+            self.hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.chunks.append(data)
+
+
+def visible(html: str) -> _Visible:
+    parser = _Visible()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def test_french_page_speaks_french_with_local_times(report_pages: dict[str, str]) -> None:
+    from tests.integration.test_report_page import well_formed
+
+    html = report_pages["fr"]
+    assert '<html lang="fr">' in html
+    assert well_formed(html) == []
+    assert "&lt;script&gt;alert(" in html and "<script>" not in html, "still autoescaped"
+    text = " ".join(visible(html).chunks)
+    for words in ("Chiffres", "Taux de réponse (AAPOR)", "Délai de réponse", "E-mails et réponses par envoi",
+                  "Par sector", "Réponses peu claires à vérifier", "Comment lire ce rapport", "relance 1",
+                  "premier envoi", "taux de réponse", "Télécharger le graphique (SVG)", "cibles joignables",
+                  "RR6 = (I + P) / (I + P + R + NC) : toute réponse"):
+        assert words in text, words
+    for english in ("How to read this", "Figures", "Time to answer", "reminder 1", "answered within",
+                    "Download the chart", "reachable targets"):
+        assert english not in text, english
+    # Times in the campaign's zone, to the minute, with the offset: no UTC ISO, no microseconds.
+    assert "rapport produit le 9 nov. 2015 08:00 +01:00" in text
+    assert re.search(r"\d{1,2} sept\. 2015 \d{2}:\d{2} \+02:00", text), "a received time in Paris summer time"
+    assert not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?", text), "times carry no seconds nor microseconds"
+    assert "45,8 %" in text
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_notes_use_words_not_code_names(report_pages: dict[str, str], lang: str) -> None:
+    text = " ".join(visible(report_pages[lang]).chunks)
+    for code in ("answer_rate", "answered_by_wave", "auto_replies", "time_to_answer", "rates_by_wave",
+                 "answered_within", "vs_all", "coding_agreement", "ci95"):
+        assert code not in text, code
+    assert ("taux de réponse" if lang == "fr" else "answer rate") in text.lower()
+
+
+def test_each_chart_downloads_as_a_standalone_svg(report_pages: dict[str, str], tmp_path: Path) -> None:
+    import base64
+    import xml.etree.ElementTree as ET
+
+    links = [a for a in visible(report_pages["fr"]).links if a.get("download")]
+    assert len(links) == 4, "answers, curve, waves and the sector chart each offer a download"
+    for link in links:
+        href = link["href"] or ""
+        assert href.startswith("data:image/svg+xml;base64,") and (link["download"] or "").endswith(".svg")
+        markup = base64.b64decode(href.split(",", 1)[1]).decode("utf-8")
+        root = ET.fromstring(markup)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+        assert "known · 9 nov. 2015" in texts and "n = 25 cibles, 24 joignables" in texts and "Source" in texts
+        assert markup in report_pages["fr"], "the download is the chart shown"
+    # One of them, opened alone in the browser, draws (fonts and background are its own).
+    curve = next(link for link in links if link["download"] == "answer-curve.svg")
+    path = tmp_path / "answer-curve.svg"
+    path.write_bytes(base64.b64decode((curve["href"] or "").split(",", 1)[1]))
+    shot = tmp_path / "curve.png"
+    done = chromium(tmp_path, f"--screenshot={shot}", "--window-size=640,400", path.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _ink(shot, 640, 400) > 0.03
+
+
+def _ink(shot: Path, width: int, height: int) -> float:
+    """The share of sampled pixels that are not white, after checking the PNG is the size asked and
+    has many colours (text, lines, fills), not a blank or one-colour page."""
+    w, h, rows = png_pixels(shot.read_bytes())
+    assert (w, h) == (width, height)
+    bpp = len(rows[0]) // w
+    samples = [row[i:i + 3] for row in rows[::3] for i in range(0, len(row), bpp * 3)]
+    assert len(set(samples)) > 20, f"only {len(set(samples))} colours: blank"
+    return sum(1 for p in samples if p != b"\xff\xff\xff") / len(samples)
+
+
+SCROLL_PROBE = ("<script>addEventListener('load', () => {document.body.setAttribute('data-scroll-width', "
+                "document.documentElement.scrollWidth); document.body.setAttribute('data-client-width', "
+                "document.documentElement.clientWidth);});</script>")
+
+
+def page_width(tmp_path: Path, html: str, width: int) -> tuple[int, int]:
+    """(scrollWidth, clientWidth) of the page laid out at `width` px, measured by Chromium itself in a
+    copy of the page with a one-line probe (the published page has no script)."""
+    probe_page = tmp_path / f"probe-{width}.html"
+    probe_page.write_text(html.replace("</body>", SCROLL_PROBE + "</body>"), encoding="utf-8")
+    done = chromium(tmp_path, "--dump-dom", f"--window-size={width},900", probe_page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'data-scroll-width="(\d+)" data-client-width="(\d+)"', done.stdout)
+    assert found, done.stdout[:500]
+    return int(found[1]), int(found[2])
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_french_page_in_chromium_at_phone_and_desktop_width(report_pages: dict[str, str], tmp_path: Path,
+                                                            width: int) -> None:
+    path = tmp_path / "rapport.html"
+    path.write_text(report_pages["fr"], encoding="utf-8")
+    shot = tmp_path / f"shot-{width}.png"
+    done = chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},2400", path.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _ink(shot, width, 2400) > 0.04, "mostly white: the page did not draw"
+    scroll, client = page_width(tmp_path, report_pages["fr"], width)
+    assert scroll <= client, f"the page is {scroll} px wide in a {client} px window: it scrolls sideways"
+
+
+def test_overflow_check_sees_a_page_wider_than_the_phone(report_pages: dict[str, str], tmp_path: Path) -> None:
+    # The check above is not vacuous: a 900 px wide block makes it fail at phone width.
+    wide = report_pages["fr"].replace("<body>", '<body><div style="width:900px">wide</div>', 1)
+    scroll, client = page_width(tmp_path, wide, 390)
+    assert scroll > client

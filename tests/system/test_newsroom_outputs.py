@@ -153,3 +153,17 @@ def test_both_languages_have_every_label() -> None:
     assert set(LABELS["fr"]) == set(LABELS["en"])
     for key, english in LABELS["en"].items():
         assert sorted(re.findall(r"{\w+}", LABELS["fr"][key])) == sorted(re.findall(r"{\w+}", english)), key
+
+
+def test_html_report_follows_the_campaign_locale_and_lang(campaign: Path, probe_cli, tmp_path: Path) -> None:
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(text.replace('timezone = "Europe/Paris"', 'timezone = "Europe/Paris"\nlocale = "fr_FR"'),
+                        encoding="utf-8")
+    code, out, err = probe_cli("report", campaign, "--format", "html", "--now", "2027-01-13T10:00:00")
+    assert code == 0, err
+    assert '<html lang="fr">' in out and "Comment lire ce rapport" in out
+    assert "rapport produit le 13 janv. 2027 10:00 +01:00" in out, "the report time in the campaign's zone"
+    assert "Taux de réponse après chaque envoi" in out
+    code, out, err = probe_cli("report", campaign, "--format", "html", "--lang", "en", "--now", "2027-01-13T10:00:00")
+    assert code == 0, err
+    assert '<html lang="en">' in out and "How to read this" in out and "13 Jan 2027 10:00 +01:00" in out
