@@ -18,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from probe.adapters.imap import IDLE_RENEW_S  # one home: the adapter that issues IDLE
 from probe.errors import InputError, MailServerError, ProbeError, StoreError
 from probe.service.clock import Clock
+from probe.service.context import process_owner
 from probe.service.presence import Presence, worker_presence
 from probe.service.tick import run_pass
-from probe.service.context import process_owner
 from probe.store.notify import CHANNEL_SENDS, Listener
 from probe.store.pollers import MailboxLock, mailbox_lock
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from probe.service.context import process_owner
 from probe.service.dispatch import DispatchResult, dispatch
 from probe.service.poll import PollResult, poll
 from probe.service.presence import worker_presence
 from probe.service.validate import check_secrets
-from probe.service.context import process_owner
 from probe.store.campaigns import record_account_health, record_pass
 from probe.store.inbox import close_silent_targets
 from probe.store.pollers import mailbox_lock
