@@ -388,8 +388,8 @@ class ImapMailbox:
         if response.result != "OK":
             self._drop()
             raise self._error(f"cannot open folder {folder!r}: {_reply(response)}",
-                              "check imap.sent_search_folder (names are case-sensitive; `probe check` "
-                              "lists nothing, your mail client shows the exact name)")
+                              "check imap.sent_search_folder (or imap.sent_folder): the name as your "
+                              "mail client shows it, case-sensitive; a subfolder may be INBOX.Sent")
         return parse_select(response.lines)
 
     async def _list(self, reference: str, pattern: str, *, refused_ok: bool = False) -> list[ListedFolder] | None:
