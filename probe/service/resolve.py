@@ -40,15 +40,15 @@ class AutoResolved:
     refused: list[tuple[UncertainSend, str]] = field(default_factory=list)   # changed meanwhile
 
 
-def _sent_at(found: datetime | None, send: UncertainSend, now: datetime) -> datetime | None:
+def _sent_at(found: datetime | None, due_at: datetime, now: datetime) -> datetime:
     """When it went out: the copy's Date header, which probe wrote at the moment it sent it.
 
     A pass only sends what is due, so a Date before the due time is clock skew (then the due time);
-    a Date after `now` is not believed either. None: resolve_send's default, the due time.
+    a Date after `now` is not believed either. No Date: the due time, as `resolve --sent` uses.
     """
-    if found is None or send.due_at is None:
-        return send.due_at
-    return min(max(found, send.due_at), max(now, send.due_at))
+    if found is None:
+        return due_at
+    return min(max(found, due_at), max(now, due_at))
 
 
 def missing_imap(config_file: str) -> InputError:
@@ -88,11 +88,14 @@ async def auto_resolve(service: Any, now: datetime) -> AutoResolved:
     campaign_id = service.require_campaign()
     account = service.imap_account()   # a missing password variable: exit 2 before any connection
     result = AutoResolved()
-    uncertain = sorted(await list_uncertain(service.sessions, campaign_id), key=lambda u: (u.wave, u.send_id))
+    # Earlier waves first, so that a settled initial email is there when its reminder is replanned.
+    pending = sorted(await list_uncertain(service.sessions, campaign_id), key=lambda p: (p[0].wave, p[0].send_id))
+    uncertain = [u for u, _ in pending]
     if not uncertain:
         return result
     found: dict[str, tuple[str, datetime | None]] = {}
-    async with ImapMailbox(account) as mailbox:
+    mailbox = ImapMailbox(account)   # not `async with`: that would SELECT imap.folder, not needed here
+    try:
         result.folders = await search_folders(mailbox, settings.imap, config_file)
         for folder in result.folders:
             missing = [u.message_id for u in uncertain if u.message_id and u.message_id not in found]
@@ -102,15 +105,17 @@ async def auto_resolve(service: Any, now: datetime) -> AutoResolved:
             log.info("IMAP folder %r: %d of %d Message-IDs found", folder, len(hits), len(missing))
             for mid, date in hits.items():
                 found.setdefault(mid, (folder, date))
+    finally:
+        await mailbox.close()
     # The IMAP connection is closed before the database is written: no transaction waits on a server.
     replan = replanner(service)
-    for send in uncertain:
+    for send, due_at in pending:
         hit = found.get(send.message_id or "")
         if hit is None:
             result.remaining.append(send)
             continue
         folder, date = hit
-        sent_at = _sent_at(date, send, now)
+        sent_at = _sent_at(date, due_at, now)
         try:
             await resolve_send(service.sessions, campaign_id=campaign_id, send_id=send.send_id, sent=True,
                                note=f"found in IMAP folder {folder!r} by probe resolve --auto",
@@ -118,5 +123,5 @@ async def auto_resolve(service: Any, now: datetime) -> AutoResolved:
         except ResolveRefused as exc:   # settled by someone else meanwhile: nothing to do, say so
             result.refused.append((send, str(exc)))
             continue
-        result.settled.append(Settled(send, folder, sent_at or send.due_at or now))
+        result.settled.append(Settled(send, folder, sent_at))
     return result

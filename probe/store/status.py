@@ -32,7 +32,6 @@ class UncertainSend:
     email: str
     message_id: str | None
     owner: str | None          # the lease owner that claimed it (host:pid:...)
-    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit:
         next_due = [DueSend(r.due_at, r.wave, r.email) for r in await s.execute(
             select(Send.due_at, Send.wave, Target.email).join(Target, Target.id == Send.target_id)
             .where(waiting).order_by(Send.due_at, Send.wave, Send.id).limit(next_limit))]
-        uncertain = await list_uncertain(s, campaign_id)
+        uncertain = [u for u, _ in await list_uncertain(s, campaign_id)]
         failed = [FailedSend(r.id, r.wave, r.email, r.message_id, r.last_error) for r in await s.execute(
             select(Send.id, Send.wave, Target.email, Send.message_id, Send.last_error)
             .join(Target, Target.id == Send.target_id)
@@ -87,10 +86,10 @@ async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit:
                          smtp_failure=row.smtp_failure if row else None)
 
 
-async def list_uncertain(db: Db, campaign_id: int) -> list[UncertainSend]:
-    """The campaign's uncertain sends, earliest due first (so a target's wave 0 before its wave 1)."""
+async def list_uncertain(db: Db, campaign_id: int) -> list[tuple[UncertainSend, datetime]]:
+    """The campaign's uncertain sends with their due times, earliest due first."""
     async with transaction(db) as s:
-        return [UncertainSend(r.id, r.wave, r.email, r.message_id, r.lease_owner, r.due_at)
+        return [(UncertainSend(r.id, r.wave, r.email, r.message_id, r.lease_owner), r.due_at)
                 for r in await s.execute(
                     select(Send.id, Send.wave, Target.email, Send.message_id, Send.lease_owner, Send.due_at)
                     .join(Target, Target.id == Send.target_id)
