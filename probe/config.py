@@ -447,6 +447,9 @@ class ImapConfig(_Section):
     ca_file: ExistingFile | None = None
     timeout: PositiveDuration = timedelta(seconds=30)
     sent_folder: str | None = None
+    #: Where `probe resolve --auto` looks for copies of uncertain sends (the folder the provider
+    #: files sent mail in). Unset: the account's \\Sent special-use folder, plus sent_folder if set.
+    sent_search_folder: NonEmpty | None = None
 
     @field_validator("security")
     @classmethod

@@ -22,9 +22,12 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -35,17 +38,21 @@ from probe.adapters.imap_wire import (
     EXISTS_LINE,
     FetchedMessage,
     FolderState,
+    ListedFolder,
     has_news,
+    header_search,
     mailbox_arg,
     parse_fetch,
+    parse_list,
     parse_search,
     parse_select,
+    searchable_id,
     uid_set,
 )
 from probe.adapters.tls import tls_context
 from probe.errors import ImapError
 
-__all__ = ["FetchedMessage", "FolderState", "ImapAccount", "ImapMailbox"]
+__all__ = ["FetchedMessage", "FolderState", "ImapAccount", "ImapMailbox", "ListedFolder"]
 
 T = TypeVar("T")
 
@@ -53,6 +60,9 @@ IDLE_RENEW_S = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes (ser
 NOOP_EVERY_S = 5.0
 RESELECT_EVERY_S = 600.0  # safety net: notices a folder deleted and recreated under an open connection
 FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+HEADER_ITEMS = "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE)])"
+SEARCH_BATCH = 20      # Message-IDs per UID SEARCH (an OR tree: a short command line on any server)
+HEADER_BATCH = 100     # header-only FETCHes are ~3 lines a message: far below aioimaplib's ~1000 (#118)
 _LOG = logging.getLogger("probe.imap")
 
 
@@ -163,6 +173,76 @@ class ImapMailbox:
             hint = (f"create the folder {folder!r} in the mailbox, or change the configured folder"
                     if b"TRYCREATE" in _text(response) else "check that the folder exists and is writable")
             raise self._error(f"APPEND to {folder!r} refused: {_reply(response)}", hint)
+
+    async def folders(self) -> list[ListedFolder]:
+        """Every folder of the account (`LIST "" "*"`), with its attributes."""
+        return await self._list('""', '"*"')
+
+    async def special_use_folders(self, flag: str = "\\Sent") -> list[str]:
+        """The folders the server marks with an RFC 6154 special-use flag, e.g. `\\Sent`.
+
+        Names vary by provider ("Sent", "Sent Items", "[Gmail]/Sent Mail", "INBOX.Sent"); the
+        flag does not. With the SPECIAL-USE capability `LIST (SPECIAL-USE)` returns only the
+        flagged folders (short, whatever the account holds); otherwise, or if the server refuses
+        that form, a plain LIST, which servers such as Gmail and Dovecot also annotate.
+        """
+        if self._client is None:
+            await self._open()
+        client = self._client
+        assert client is not None
+        wanted = flag.lower()
+        listed: list[ListedFolder] | None = None
+        if client.has_capability("SPECIAL-USE"):
+            listed = await self._list('(SPECIAL-USE) ""', '"*"', refused_ok=True)
+        if listed is None:
+            listed = await self._list('""', '"*"')
+        return [f.name for f in listed if wanted in f.attributes]
+
+    async def find_message_ids(self, folder: str, message_ids: Iterable[str]) -> set[str]:
+        """Which of `message_ids` (with <>) are in `folder`: `UID SEARCH HEADER Message-ID`."""
+        return set(await self.find_messages(folder, message_ids))
+
+    async def find_messages(self, folder: str, message_ids: Iterable[str]) -> dict[str, datetime | None]:
+        """Message-ID → the Date header of its copy in `folder`, for each id found there.
+
+        Read-only: UID SEARCH, then the two header fields with BODY.PEEK. HEADER search is a
+        substring match (RFC 3501), so every hit is checked against its fetched Message-ID; an id
+        that cannot be written as a quoted string (8-bit, CR/LF) is never found. `folder` is the
+        folder's name as the user sees it (as special_use_folders returns it). Afterwards
+        the configured folder is no longer selected: the next poll selects it again.
+        """
+        wanted = {mid.strip() for mid in message_ids if searchable_id(mid.strip())}
+        if not wanted:
+            return {}
+        await self._select_for_search(folder)
+        client = self._client
+        assert client is not None
+        uids: set[int] = set()
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), SEARCH_BATCH):
+            criteria = header_search("Message-ID", ordered[start:start + SEARCH_BATCH])
+            response = await self._bounded(client.uid_search(criteria, charset=None), "UID SEARCH",
+                                           self.account.timeout_s * 4)
+            if response.result != "OK":
+                self._drop()
+                raise self._error(f"UID SEARCH in {folder!r} refused: {_reply(response)}",
+                                  "run the command again; if this repeats, check the folder")
+            uids.update(parse_search(response.lines, 0))
+        found: dict[str, datetime | None] = {}
+        hits = sorted(uids)
+        for start in range(0, len(hits), HEADER_BATCH):
+            batch = hits[start:start + HEADER_BATCH]
+            response = await self._bounded(client.uid("fetch", uid_set(batch), HEADER_ITEMS),
+                                           "UID FETCH", self.account.timeout_s * 4)
+            if response.result != "OK":
+                self._drop()
+                raise self._error(f"UID FETCH in {folder!r} refused: {_reply(response)}",
+                                  "run the command again")
+            for message in parse_fetch(response.lines):
+                mid, date = _id_and_date(message.raw)
+                if mid in wanted and (found.get(mid) is None):
+                    found[mid] = date
+        return found
 
     async def close(self) -> None:
         """LOGOUT (bounded, errors ignored), then drop the transport."""
@@ -297,6 +377,34 @@ class ImapMailbox:
         self.log.debug("IMAP %s: selected %r: %d messages, UIDVALIDITY %d, UIDNEXT %s", self._where(),
                        self.account.folder, state.exists, state.uidvalidity, state.uidnext)
         return state
+
+    async def _select_for_search(self, folder: str) -> FolderState | None:
+        if self._client is None:
+            await self._open()
+        client = self._client
+        assert client is not None
+        # From here on the configured folder is not the selected one: make the next poll re-SELECT.
+        self.last_state, self._selected_at = None, 0.0
+        response = await self._bounded(client.select(mailbox_arg(folder)), "SELECT")
+        if response.result != "OK":
+            self._drop()
+            raise self._error(f"cannot open folder {folder!r}: {_reply(response)}",
+                              "check imap.sent_search_folder (or imap.sent_folder): the name as your "
+                              "mail client shows it, case-sensitive; a subfolder may be INBOX.Sent")
+        return parse_select(response.lines)
+
+    async def _list(self, reference: str, pattern: str, *, refused_ok: bool = False) -> list[ListedFolder] | None:
+        if self._client is None:
+            await self._open()
+        client = self._client
+        assert client is not None
+        response = await self._bounded(client.list(reference, pattern), "LIST")
+        if response.result != "OK":
+            if refused_ok:
+                return None
+            self._drop()
+            raise self._error(f"LIST refused: {_reply(response)}", "run the command again")
+        return parse_list(response.lines)
 
     def _spy_on_exists(self, client: aioimaplib.IMAP4) -> None:
         """Note every `* n EXISTS`, whichever command it came with.
@@ -472,6 +580,20 @@ async def _next_push(client: aioimaplib.IMAP4, timeout_s: float) -> list[Any] | 
         return await client.wait_server_push(timeout=timeout_s)
     except TimeoutError:
         return None
+
+
+def _id_and_date(header: bytes) -> tuple[str | None, datetime | None]:
+    """The Message-ID (unfolded) and the Date (aware, or None) of a fetched header block."""
+    msg = BytesHeaderParser(policy=compat32).parsebytes(header)
+    raw_id = msg.get("Message-ID")
+    mid = "".join(str(raw_id).split()) if raw_id is not None else None
+    date: datetime | None = None
+    raw_date = msg.get("Date")
+    if raw_date is not None:
+        with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+            parsed = parsedate_to_datetime(str(raw_date))
+            date = parsed if parsed.tzinfo is not None else None
+    return mid, date
 
 
 def _text(response: Any) -> bytes:

@@ -190,3 +190,80 @@ def parse_internaldate(value: str) -> datetime | None:
 def has_news(lines: Iterable[Any]) -> bool:
     return any(isinstance(line, bytes) and re.match(rb"(\d+ EXISTS|[1-9]\d* RECENT)\b", line)
                for line in lines)
+
+
+# -- finding our own sent messages (probe resolve --auto) -----------------------------------------
+
+@dataclass(frozen=True)
+class ListedFolder:
+    name: str                      # decoded, as the user sees it ("Envoyés")
+    wire: str                      # as the server spells it (modified UTF-7), to give back as is
+    attributes: frozenset[str]     # lower-cased: {"\\hasnochildren", "\\sent"}
+
+
+_LIST_LINE = re.compile(rb'^\(([^)]*)\)\s+(NIL|"(?:[^"\\]|\\.)*")\s+(.*)$', re.IGNORECASE)
+_QUOTED = re.compile(rb'^"((?:[^"\\]|\\.)*)"$')
+
+
+def parse_list(lines: list[Any]) -> list[ListedFolder]:
+    """Folders from a LIST response as aioimaplib returns it: `(\\HasNoChildren \\Sent) "." "Sent"`,
+    the name an atom, a quoted string or a literal (then the next item is its bytearray)."""
+    folders: list[ListedFolder] = []
+    items = list(lines)
+    for i, line in enumerate(items):
+        if not isinstance(line, bytes):
+            continue
+        m = _LIST_LINE.match(line.strip())
+        if m is None:
+            continue
+        attributes = frozenset(a.decode("ascii", "replace").lower() for a in m.group(1).split())
+        raw_name = m.group(3).strip()
+        literal = _LITERAL_END.search(raw_name)
+        if literal is not None:
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            if not isinstance(nxt, bytearray):
+                continue
+            wire = bytes(nxt).decode("utf-8", "replace")
+        elif q := _QUOTED.match(raw_name):
+            wire = re.sub(rb"\\(.)", rb"\1", q.group(1)).decode("utf-8", "replace")
+        else:
+            wire = raw_name.decode("utf-8", "replace")
+        if wire:
+            folders.append(ListedFolder(name=imap_utf7_decode(wire), wire=wire, attributes=attributes))
+    return folders
+
+
+def imap_utf7_decode(wire: str) -> str:
+    """The inverse of imap_utf7; a malformed shift sequence is kept as it is."""
+    def decode(m: re.Match[str]) -> str:
+        body = m.group(1)
+        if body == "":
+            return "&"
+        data = body.replace(",", "/")
+        try:
+            return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-16-be")
+        except (ValueError, UnicodeDecodeError):
+            return m.group(0)
+    return re.sub(r"&([A-Za-z0-9+,]*)-", decode, wire)
+
+
+def searchable_id(message_id: str) -> bool:
+    """A Message-ID that fits a quoted string (7-bit, no CR/LF/NUL); others cannot be searched for."""
+    return bool(message_id) and all(0x20 <= ord(c) <= 0x7E for c in message_id)
+
+
+def header_search(field: str, values: list[str]) -> str:
+    """SEARCH criteria matching any of `values` in header `field`: OR trees, `HEADER f "v"` leaves.
+
+    RFC 3501 HEADER is a substring match; the caller checks the fetched header for an exact match.
+    """
+    if not values:
+        raise ValueError("header_search needs at least one value")
+    leaves = [f'HEADER {field} "' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    while len(leaves) > 1:   # pairwise, so the nesting stays log2(n) deep
+        paired = [f"OR {leaves[i]} {leaves[i + 1]}" for i in range(0, len(leaves) - 1, 2)]
+        if len(leaves) % 2:
+            paired.append(leaves[-1])
+        leaves = paired
+    return leaves[0]
+

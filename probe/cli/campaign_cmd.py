@@ -81,14 +81,20 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("resolve", help="settle an uncertain or failed send: it was sent, or send it again",
                               description="An uncertain send may or may not have reached the server: "
-                                          "check the SMTP server's logs for its Message-ID, then say so. "
-                                          "A failed send can be sent again (--resend) once its cause is "
-                                          "fixed. Only sends of this config's campaign are touched.")
+                                          "check the SMTP server's logs for its Message-ID, then say so; "
+                                          "or let --auto look for its copy in the IMAP account's Sent "
+                                          "folder. A failed send can be sent again (--resend) once its "
+                                          "cause is fixed. Only sends of this config's campaign are touched.")
     add_config_argument(p)
-    p.add_argument("send_id", type=int, metavar="SEND_ID", help="the id shown by probe status")
+    p.add_argument("send_id", type=int, nargs="?", default=None, metavar="SEND_ID",
+                   help="the id shown by probe status (not with --auto)")
     choice = p.add_mutually_exclusive_group(required=True)
     choice.add_argument("--sent", action="store_true", help="it was delivered: record it as sent")
     choice.add_argument("--resend", action="store_true", help="it was not: plan it again")
+    choice.add_argument("--auto", action="store_true",
+                        help="every uncertain send whose Message-ID is in the Sent folder (imap."
+                             "sent_search_folder, else the \\Sent special-use folder) is recorded as sent; "
+                             "the rest are listed (exit 1 if any). Never resends anything")
     p.add_argument("--note", default="", help="why (kept with the send)")
     add_now_argument(p)
     p.set_defaults(func=run_resolve)
@@ -312,9 +318,15 @@ def _print_status(settings: Any, s: Any) -> None:
         for d in s.next_due:
             print(f"    {_local(d.due_at, zone)}  wave {d.wave}  {d.email}")
     if s.uncertain:
-        print(f"  UNCERTAIN sends ({len(s.uncertain)}): the pass that sent them stopped before recording "
-              "the server's answer. Check the SMTP server's log for the Message-ID, then run "
-              f"`probe resolve {settings.path} SEND_ID --sent` or `--resend`:")
+        print(f"  UNCERTAIN sends ({len(s.uncertain)} left to settle): the pass that sent them stopped "
+              "before recording the server's answer.")
+        if settings.imap is not None:
+            print(f"    `probe resolve {settings.path} --auto` settles those whose copy is in the IMAP "
+                  "account's Sent folder; for the rest, check the SMTP server's log for the Message-ID, "
+                  f"then run `probe resolve {settings.path} SEND_ID --sent` or `--resend`:")
+        else:
+            print("    Check the SMTP server's log for the Message-ID, then run "
+                  f"`probe resolve {settings.path} SEND_ID --sent` or `--resend`:")
         for u in s.uncertain:
             print(f"    send {u.send_id}  wave {u.wave}  {u.email}  {u.message_id}")
     if s.failed:
@@ -354,6 +366,15 @@ def run_resolve(args: argparse.Namespace) -> int:
     from probe.service.dispatch import replanner
     from probe.store.sends import ResolveRefused, resolve_send
 
+    if args.auto:
+        if args.send_id is not None:
+            raise InputError("--auto settles every uncertain send: it takes no SEND_ID", field="SEND_ID",
+                             hint=f"run `probe resolve {args.config} --auto`, or `probe resolve {args.config} "
+                                  f"{args.send_id} --sent` for that one send")
+        return run_resolve_auto(args)
+    if args.send_id is None:
+        raise InputError("which send? --sent and --resend need the SEND_ID", field="SEND_ID",
+                         hint=f"probe status {args.config} lists the uncertain and failed sends with their ids")
     settings = load(args.config)
     now = parse_now(args.now, settings)
     note = args.note or ("confirmed sent" if args.sent else "resend")
@@ -371,6 +392,34 @@ def run_resolve(args: argparse.Namespace) -> int:
     done = "recorded as sent" if args.sent else "planned again: the next pass sends it"
     print(f"send {args.send_id} ({was}): {done}")
     return 0
+
+
+def run_resolve_auto(args: argparse.Namespace) -> int:
+    """Settle from the Sent folder what can be proven sent; list the rest (exit 1 while any remain)."""
+    from probe.service.resolve import auto_resolve
+
+    settings = load(args.config)
+    now = parse_now(args.now, settings)
+    if settings.imap is None:   # before touching the database: the fix is in the config
+        from probe.service.resolve import missing_imap
+
+        raise missing_imap(str(settings.path))
+    result = with_service(settings, lambda service: auto_resolve(service, now))
+    if result.folders:
+        print("searched " + ", ".join(repr(f) for f in result.folders))
+    for s in result.settled:
+        print(f"send {s.send.send_id}  wave {s.send.wave}  {s.send.email}  {s.send.message_id}: found in "
+              f"{s.folder!r}, recorded as sent")
+    for send, why in result.refused:
+        print(f"send {send.send_id}: found, but not settled: {why}")
+    left = result.remaining + [send for send, _ in result.refused]
+    print(f"{len(result.settled)} uncertain sends settled as sent; {len(left)} still uncertain")
+    if result.remaining:
+        print("not found (check the SMTP server's log for the Message-ID, then run "
+              f"`probe resolve {args.config} SEND_ID --sent` or `--resend`):")
+        for u in result.remaining:
+            print(f"    send {u.send_id}  wave {u.wave}  {u.email}  {u.message_id or '(no Message-ID)'}")
+    return 1 if left else 0
 
 
 def run_purge(args: argparse.Namespace) -> int:

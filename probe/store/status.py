@@ -72,11 +72,7 @@ async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit:
         next_due = [DueSend(r.due_at, r.wave, r.email) for r in await s.execute(
             select(Send.due_at, Send.wave, Target.email).join(Target, Target.id == Send.target_id)
             .where(waiting).order_by(Send.due_at, Send.wave, Send.id).limit(next_limit))]
-        uncertain = [UncertainSend(r.id, r.wave, r.email, r.message_id, r.lease_owner) for r in await s.execute(
-            select(Send.id, Send.wave, Target.email, Send.message_id, Send.lease_owner)
-            .join(Target, Target.id == Send.target_id)
-            .where(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN)
-            .order_by(Send.due_at, Send.id))]
+        uncertain = [u for u, _ in await list_uncertain(s, campaign_id)]
         failed = [FailedSend(r.id, r.wave, r.email, r.message_id, r.last_error) for r in await s.execute(
             select(Send.id, Send.wave, Target.email, Send.message_id, Send.last_error)
             .join(Target, Target.id == Send.target_id)
@@ -88,3 +84,14 @@ async def status_summary(db: Db, campaign_id: int, *, now: datetime, next_limit:
                          next_due=next_due, uncertain=uncertain, last_pass_at=row.last_pass_at if row else None,
                          failed=failed, smtp_failing_since=row.smtp_failing_since if row else None,
                          smtp_failure=row.smtp_failure if row else None)
+
+
+async def list_uncertain(db: Db, campaign_id: int) -> list[tuple[UncertainSend, datetime]]:
+    """The campaign's uncertain sends with their due times, earliest due first."""
+    async with transaction(db) as s:
+        return [(UncertainSend(r.id, r.wave, r.email, r.message_id, r.lease_owner), r.due_at)
+                for r in await s.execute(
+                    select(Send.id, Send.wave, Target.email, Send.message_id, Send.lease_owner, Send.due_at)
+                    .join(Target, Target.id == Send.target_id)
+                    .where(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN)
+                    .order_by(Send.due_at, Send.wave, Send.id))]
