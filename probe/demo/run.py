@@ -231,5 +231,5 @@ async def _report(svc: Any) -> tuple[dict[str, Any], str]:
         assert campaign is not None
         timeline = await aggregates.answer_timeline(session, campaign.id)
         review = await aggregates.review_rows(session, campaign.id)
-    return report, render_html(report, timeline, review)
+    return report, render_html(report, timeline, review, "en", PARIS)  # the table's language and zone
 

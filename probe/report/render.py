@@ -179,15 +179,6 @@ def coding_line(report: dict[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------- table
 
-def _grid(rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for r in rows:
-        cells = [c.ljust(w) if i < right_from else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return lines
-
-
 def render_table(report: dict[str, Any], lang: str = "en", zone: tzinfo = UTC) -> str:
     """The terminal table, in `lang` (probe.report.i18n) and the campaign's time zone."""
     from probe.report.table import render_table as localized
