@@ -48,8 +48,11 @@ def uncertain_count(db_file: Path) -> int:
 
 
 def claimed(db_file: Path) -> int:
+    """Claims a killed run left on the wire (in DATA): the next pass makes them uncertain. Claims
+    that never reached DATA go back to the queue by themselves (the window of doubt is DATA)."""
     with sqlite3.connect(db_file) as conn:
-        return conn.execute("SELECT count(*) FROM send WHERE state = 'claimed'").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM send WHERE state = 'claimed' AND wire_at IS NOT NULL"
+                            ).fetchone()[0]
 
 
 def wait_for(condition, timeout_s: float, what: str) -> None:
