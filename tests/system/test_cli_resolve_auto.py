@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from probe.cli import main
 from probe.config import load_config
@@ -252,6 +252,10 @@ async def make_uncertain(config: Any) -> None:
                                   lease_until=service.wall_clock() + timedelta(minutes=5),
                                   domain=service.message_id_domain, limit=10)
         assert claimed
+        # The dead pass had handed them to SMTP (in DATA): only such claims become uncertain.
+        async with service.sessions.begin() as session:
+            await session.execute(update(Send).where(Send.id.in_([c.send_id for c in claimed]))
+                                  .values(wire_at=service.wall_clock()))
         assert await expire_leases(service.sessions, campaign_id=service.require_campaign(),
                                    wall_now=service.wall_clock(), dead_owners=[dead]) == len(claimed)
 
