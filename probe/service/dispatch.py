@@ -34,6 +34,7 @@ from probe.errors import ProbeError, SmtpError
 from probe.service.context import process_owner
 from probe.service.experiment import sender_for
 from probe.store.inbox import target_info
+from probe.store.locks import DatabaseBusyError
 from probe.store.ratelimit import domain_key, smtp_key, take, wait_for_token
 from probe.store.sends import (
     ClaimedSend,
@@ -121,6 +122,11 @@ class Recorder:
     async def _flush(self, batch: list[tuple[Outcome | OnTheWire, asyncio.Future[bool]]]) -> None:
         try:
             results = await store_outcomes(self.service.sessions, [o for o, _ in batch])
+        except DatabaseBusyError as exc:   # the lock budget is spent: each waiting worker learns it
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
         except Exception:   # e.g. a deadlock victim: record them one by one
             results = []
             for outcome, done in batch:
@@ -258,7 +264,11 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
                         continue
                     await send_claimed(service, sender, send, owner, now, envelope_from, result, fatal,
                                        appended, replan, recorder=recorder, check_target=False)
-                except BaseException as exc:
+                except Exception as exc:
+                    # E.g. the database stayed busy past its budget: claim nothing more, but the other
+                    # workers' sends in flight finish and are recorded before the pass ends with it.
+                    broken.append(exc)
+                except BaseException as exc:   # cancelled: the sends in flight are cut off
                     broken.append(exc)
                     raise
                 finally:
@@ -280,6 +290,8 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
         for _ in tasks:
             queue.put_nowait(None)
         await asyncio.gather(*tasks)     # the claims handed over are sent (or released, once stopping)
+        if broken:
+            raise broken[0]
     finally:
         # Claims handed over but never started (the pass was stopped or cancelled) go back to the
         # queue: they were never on the wire. Then every outcome is committed before the pass ends.

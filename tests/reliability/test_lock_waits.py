@@ -127,11 +127,6 @@ class SlowFirstDataHandler(RecordingHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.mark.xfail(strict=True, reason="service/dispatch.py: when one worker's claim gives up on the lock "
-                   "(DatabaseBusyError), asyncio.gather re-raises at once and asyncio.run cancels the other "
-                   "worker mid-DATA, so a message the server accepted is left `claimed` (later uncertain) instead "
-                   "of recorded; the workers should stop claiming and let in-flight sends finish and record "
-                   "(lifecycle engineer's file, issue 10)")
 def test_busy_pass_records_what_it_already_sent_first(campaign_factory, sqlite_url):
     from aiosmtpd.controller import Controller
 
