@@ -21,6 +21,7 @@ from probe.core.business_hours import BusinessHours
 from probe.core.durations import parse_duration
 from probe.core.stats import cohen_kappa, newcombe_diff_ci
 from probe.core.survival import KaplanMeier, kaplan_meier
+from probe.store import figures
 from probe.store import research as facts
 
 DEFAULT_WITHIN = ("1d", "2d", "7d", "14d")
@@ -84,15 +85,15 @@ def rates_of(counts: dict[str, int], options: ResearchOptions) -> dict[str, Any]
 
 
 async def research_figures(session: AsyncSession, campaign_id: int, timezone: str, *, now: datetime,
-                           options: ResearchOptions) -> dict[str, Any]:
-    """The research keys of the whole campaign."""
-    credited = await facts.dispositions_by_wave(session, campaign_id)
+                           options: ResearchOptions, credited: dict[int, dict[str, int]]) -> dict[str, Any]:
+    """The research keys of the whole campaign; `credited`: {credited wave: {disposition: targets}}
+    (probe.store.figures.outcomes)."""
     counts = _empty()
     for per_code in credited.values():
         for code, n in per_code.items():
             counts[code] += n
     labels = within_labels(options)
-    times = (await facts.event_times(session, campaign_id, now)).get("", [])
+    times = (await figures.event_times(session, campaign_id, now)).get("", [])
     km = kaplan_meier(times)
     out: dict[str, Any] = {
         "dispositions": counts,
@@ -134,7 +135,7 @@ async def _business(session: AsyncSession, campaign_id: int, now: datetime, hour
                     labels: Sequence[tuple[str, float]]) -> dict[str, Any]:
     grouped: Counter[tuple[int, bool]] = Counter()
     step = BUSINESS_RESOLUTION_S
-    async for chunk in facts.stream_observations(session, campaign_id, now):
+    async for chunk in figures.stream_observations(session, campaign_id, now):
         for first, ended, answered in chunk:
             seconds = hours.elapsed(first, ended)
             grouped[(-int(-seconds // step) * step, answered)] += 1
@@ -147,10 +148,10 @@ async def _business(session: AsyncSession, campaign_id: int, now: datetime, hour
 
 
 async def segment_figures(session: AsyncSession, campaign_id: int, by: str, *, now: datetime,
-                          options: ResearchOptions) -> dict[str, dict[str, Any]]:
-    """Per value of `by`: dispositions, rates and answered_within."""
-    counts = await facts.disposition_counts(session, campaign_id, by)
-    times = await facts.event_times(session, campaign_id, now, by)
+                          options: ResearchOptions, counts: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """Per value of `by`: dispositions (`counts`, from probe.store.figures.outcomes), rates and
+    answered_within."""
+    times = await figures.event_times(session, campaign_id, now, by)
     labels = within_labels(options)
     return {value: {"dispositions": c, "rates": rates_of(c, options),
                     "answered_within": shares_within(kaplan_meier(times.get(value, [])), labels)}

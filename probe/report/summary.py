@@ -37,12 +37,12 @@ from probe.report import experiment, research
 from probe.report.research import ResearchOptions
 from probe.store import aggregates as agg
 from probe.store import experiment as experiment_store
+from probe.store import figures
 
 #: A segment with fewer reachable targets than this is shown but not ranked.
 MIN_RANKABLE = 10
 #: --by on a field with more distinct values than this (an id, an email) is refused: no one reads it.
 MAX_SEGMENTS = 1000
-ACTIVE_SEND_STATES = (SendState.SCHEDULED.value, SendState.CLAIMED.value, SendState.RETRY.value)
 
 NOTES = [
     "answered includes targets who replied to opt out, counted as answer 'no'; opted_out also lists them",
@@ -84,9 +84,9 @@ def _figures(waves: int, targets: dict[str, int], sends: dict[tuple[int, str], i
     }
 
 
-def _status(targets: dict[str, int], sends: dict[tuple[int, str], int], last_due: datetime | None,
-            close_after_s: int, now: datetime) -> str:
-    if any(state in ACTIVE_SEND_STATES for _, state in sends):
+def _status(targets: dict[str, int], active: bool, last_due: datetime | None, close_after_s: int,
+            now: datetime) -> str:
+    if active:
         return "running"
     undecided = targets["pending"] + targets["contacted"]
     if undecided == 0:
@@ -114,16 +114,17 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
             raise InputError(f"targets have no field {by!r}", file=source, field="--by",
                              hint="use one of: " + (", ".join(fields) or "(no fields: no targets)"))
     cid = campaign.id
-    targets = (await agg.target_figures(session, cid, None)).get(agg.ALL) or _no_targets()
-    sends = (await agg.send_figures(session, cid, None)).get(agg.ALL, {})
-    async with agg.answer_facts(session, cid, None) as facts:
-        by_wave = (await agg.answered_by_wave(session, facts)).get(agg.ALL, {})
+    # Every count from one GROUP BY of the targets' outcome facts (probe.store.facts).
+    counts = (await figures.outcomes(session, cid, None)).get(agg.ALL) or figures.Outcomes(_no_targets())
+    targets = counts.targets
+    sends = _sends(counts, (await figures.uncertain_sends(session, cid, None)).get(agg.ALL, 0))
+    async with figures.answer_durations(session, cid, None) as facts:
         durations = (await agg.duration_quantiles(session, facts)).get(agg.ALL, {})
-    last_due = await agg.last_due(session, cid)
+    last_due = await figures.last_due(session, cid)
     report: dict[str, Any] = {"campaign": campaign.name}
-    report.update(_figures(campaign.waves, targets, sends, by_wave, durations))
+    report.update(_figures(campaign.waves, targets, sends, counts.by_wave, durations))
     report.update({
-        "status": _status(targets, sends, last_due, campaign.close_after_s, now),
+        "status": _status(targets, await figures.sends_active(session, cid), last_due, campaign.close_after_s, now),
         "waves": campaign.waves,
         "states": {k: targets[k] for k in ("pending", "contacted", "closed")},
         "last_due_at": None if last_due is None else last_due.isoformat(),
@@ -133,17 +134,19 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         # answers whose sender's domain passed DMARC or aligned DKIM (Authentication-Results, dkimpy)
         "answers_authenticated": await agg.authenticated_answers(session, cid),
     })
-    report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options))
+    report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options,
+                                                  credited=counts.credited))
     if await experiment_store.variant_names(session, cid):
-        arms = await _segments(session, cid, campaign.waves, experiment.VARIANT)
-        extra = await research.segment_figures(session, cid, experiment.VARIANT, now=now, options=options)
+        arms, arm_counts = await _segments(session, cid, campaign.waves, experiment.VARIANT)
+        extra = await research.segment_figures(session, cid, experiment.VARIANT, now=now, options=options,
+                                               counts=arm_counts)
         for value, seg in arms.items():
             seg.update(extra.get(value, {}))
         report.update(await experiment.experiment_figures(session, cid, arms, variants) or {})
         report["notes"] = [*report["notes"], *experiment.NOTES]
     if by is not None:
-        segments = await _segments(session, cid, campaign.waves, by)
-        extra = await research.segment_figures(session, cid, by, now=now, options=options)
+        segments, seg_counts = await _segments(session, cid, campaign.waves, by)
+        extra = await research.segment_figures(session, cid, by, now=now, options=options, counts=seg_counts)
         for value, seg in segments.items():
             seg.update(extra.get(value, {}))
             seg["vs_all"] = research.versus_all(seg["answered"], seg["reachable"], report["answered"],
@@ -152,18 +155,27 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
     return report
 
 
-async def _segments(session: AsyncSession, cid: int, waves: int, by: str) -> dict[str, Any]:
-    targets = await agg.target_figures(session, cid, by)
-    if len(targets) > MAX_SEGMENTS:
-        raise InputError(f"field {by!r} has {len(targets):,} different values: too many groups to compare",
+def _sends(counts: figures.Outcomes, uncertain: int) -> dict[tuple[int, str], int]:
+    """The sends _figures reads: accepted per wave, and the uncertain ones (their waves not needed)."""
+    out = {(wave, SendState.SENT.value): n for wave, n in counts.sent.items()}
+    if uncertain:
+        out[(-1, SendState.UNCERTAIN.value)] = uncertain
+    return out
+
+
+async def _segments(session: AsyncSession, cid: int, waves: int,
+                    by: str) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
+    """The figures of each value of `by`, in league-table order, and each one's dispositions."""
+    counts = await figures.outcomes(session, cid, by)
+    if len(counts) > MAX_SEGMENTS:
+        raise InputError(f"field {by!r} has {len(counts):,} different values: too many groups to compare",
                          field="--by", hint="group by a field with a few values, like a sector or a region")
-    sends = await agg.send_figures(session, cid, by)
-    async with agg.answer_facts(session, cid, by) as facts:
-        by_wave = await agg.answered_by_wave(session, facts)
+    uncertain = await figures.uncertain_sends(session, cid, by)
+    async with figures.answer_durations(session, cid, by) as facts:
         durations = await agg.duration_quantiles(session, facts)
     segments = {}
-    for value, figures in targets.items():
-        seg = _figures(waves, figures, sends.get(value, {}), by_wave.get(value, {}), durations.get(value, {}))
+    for value, c in counts.items():
+        seg = _figures(waves, c.targets, _sends(c, uncertain.get(value, 0)), c.by_wave, durations.get(value, {}))
         seg["rankable"] = seg["reachable"] >= MIN_RANKABLE
         if not seg["rankable"]:
             seg["note"] = f"too small to rank: fewer than {MIN_RANKABLE} reachable targets"
@@ -171,7 +183,7 @@ async def _segments(session: AsyncSession, cid: int, waves: int, by: str) -> dic
     # League-table order: rankable segments by answer rate (ties: larger first, then name).
     order = sorted(segments, key=lambda v: (not segments[v]["rankable"], -(segments[v]["answer_rate"] or 0.0),
                                             -segments[v]["reachable"], v))
-    return {v: segments[v] for v in order}
+    return {v: segments[v] for v in order}, {v: c.dispositions() for v, c in counts.items()}
 
 
 def _no_targets() -> dict[str, int]:

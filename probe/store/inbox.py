@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
+from probe.store.facts import refresh as refresh_facts
 from probe.store.sends import CLAIMABLE, WAITING, apply_target_event
 from probe.store.tables import InboundMessage, MailboxCursor, Send, Suppression, Target
 
@@ -85,7 +86,9 @@ async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | 
                         authenticity=rec.authenticity)
                 .on_conflict_do_nothing()
                 .returning(InboundMessage.id))
-        return (await s.execute(stmt)).scalar_one_or_none()
+        row_id = (await s.execute(stmt)).scalar_one_or_none()
+        await refresh_facts(s, [rec.target_id] if row_id is not None else [])
+        return row_id
 
 
 async def target_by_token(db: Db, campaign_id: int, token: str) -> int | None:
@@ -134,6 +137,7 @@ async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_i
         applied = await apply_target_event(
             s, target_id, event, now=now, reason="target answered",
             values={"answer": answer, "answered_at": received_at, "deciding_message_id": message_row_id})
+        await refresh_facts(s, [target_id])
         if applied is None:
             return False
         before, rule = applied

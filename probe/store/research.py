@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import Answer, MessageKind, SendState, TargetState
 from probe.store.aggregates import dialect_name, effective_answer, opt_out_replies, seconds_between, segment_of
+from probe.store.facts import refresh as refresh_facts
 from probe.store.tables import CodingSample, InboundMessage, Send, Target, TargetEligibility, UTCDateTime
 
 #: Target state of an initial email that could not be delivered (issue 10); compared as a string so
@@ -277,6 +278,7 @@ async def set_not_eligible(session: AsyncSession, campaign_id: int, message_id: 
         session.add(TargetEligibility(target_id=row.id, campaign_id=campaign_id, eligible=False, set_by=by,
                                       set_at=at))
         await session.flush()
+    await refresh_facts(session, [row.id])
     return str(row.email)
 
 

@@ -38,6 +38,7 @@ from probe.core.lifecycle import (
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
+from probe.store.facts import refresh as refresh_facts
 from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Send, Suppression, Target, UTCDateTime
 
@@ -267,6 +268,8 @@ async def _record(s: Any, o: Outcome) -> bool:
                                  .returning(Send.target_id))).scalar_one_or_none()
     if target_id is None:
         return False
+    if rule.new_state is SendState.SENT:
+        await refresh_facts(s, [target_id])
     if decision.target_event is not None:
         reason = UNDELIVERED_REASON if decision.target_event is TargetEvent.INITIAL_UNDELIVERED else ""
         await apply_target_event(s, target_id, decision.target_event, now=o.now, reason=reason)
@@ -458,6 +461,7 @@ async def resolve_send(db: Db, *, campaign_id: int, send_id: int, sent: bool, no
                                 .values(**values).returning(Send.id))).scalar_one_or_none()
         if done is None:
             raise ResolveRefused(f"send {send_id} changed while resolving it: run the command again")
+        await refresh_facts(s, [row.target_id])
         if decision.target_event is not None:
             await apply_target_event(s, row.target_id, decision.target_event, now=now)
         if sent and replan is not None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -121,6 +122,25 @@ class Target(Base):
     # An experiment's assignment (DESIGN.md "Experiments"): set once at launch, never moved.
     variant: Mapped[str | None] = mapped_column(String(200))
     stratum: Mapped[str | None] = mapped_column(String(500))
+    # Outcome facts (migration 0009): what the report's figures need from the target's sends and
+    # messages, recomputed by probe.store.facts.refresh in the transaction of each event.
+    first_sent_at: Mapped[datetime | None]                   # earliest sent_at of its sent sends
+    initial_sent_at: Mapped[datetime | None]                 # wave 0's sent_at, once sent
+    sent_waves: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # bit w: wave w sent
+    opted_out_at: Mapped[datetime | None]                    # its first opt-out reply in this campaign
+    opt_out_reply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    bounced_at: Mapped[datetime | None]                      # its first bounce message
+    auto_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    no_longer_there: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    not_eligible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    answer_wave: Mapped[int | None] = mapped_column(Integer)  # wave its answer is credited to
+    last_sent_at: Mapped[datetime | None]                    # the last send at or before the answer
+
+
+#: The report's counts read targets in this order (probe.store.figures): one covering index scan, no sort.
+Index("ix_target_campaign_facts", Target.campaign_id, Target.state, Target.answer, Target.answer_override,
+      Target.sent_waves, Target.answer_wave, Target.opt_out_reply, Target.auto_replies, Target.no_longer_there,
+      Target.not_eligible)
 
 
 class Send(Base):

@@ -15,6 +15,7 @@ from probe.core.model import Answer, MessageKind, SendState, TargetState
 from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import research as facts
+from probe.store.facts import refresh as refresh_facts
 from probe.store.tables import InboundMessage, Send, Target
 from tests.fixtures.seed import DAY, HOUR, T0, W2, SeedReply, SeedTarget, seed_campaign, seed_known, sent
 
@@ -104,6 +105,7 @@ async def _weekend_campaign(db: async_sessionmaker[AsyncSession]) -> None:
         for email, when in (("a@x.example", fri_19), ("b@x.example", fri_17), ("c@x.example", fri_17)):
             tid = (await s.execute(sa.select(Target.id).where(Target.email == email))).scalar_one()
             await s.execute(sa.update(Send).where(Send.target_id == tid).values(sent_at=when, due_at=when))
+            await refresh_facts(s, [tid])
 
 
 async def test_business_hours_skip_the_weekend(db: async_sessionmaker[AsyncSession]) -> None:

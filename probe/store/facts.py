@@ -1,0 +1,79 @@
+"""Each target's outcome facts, kept on its row so that every figure of the report is one GROUP BY of
+targets (issue 15: a report on 1,000,000 targets at database speed).
+
+The facts are what the figures used to join in from the sends and the inbound messages at report
+time: when the target was first sent to (and when its initial email went), which waves were sent,
+its first opt-out reply and first bounce here, how many automatic replies it sent and whether one
+said the person is gone, a reviewer's "not eligible", and, when it answered (or replied to opt
+out), the wave that answer is credited to and the last send before it.
+
+They are never set piecemeal: `refresh` recomputes all of them for some targets from the rows they
+summarise, in the transaction of the event that changed those rows (a send recorded as sent, a
+message stored, an answer, a resolve, a reviewer's ruling). The target's state, answer and
+override stay where they were, on the same row. Anything that writes sends or messages by other
+means (a test seeding tables, a repair by hand) must call `refresh` (or `refresh_campaign`) too;
+`verify` says, figure by figure, whether the facts still agree with the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from probe.core.model import MessageKind, SendState
+from probe.store.tables import InboundMessage, Send, Target, TargetEligibility
+
+#: The reason the classifier gives an automatic reply saying the person is no longer there (AAPOR NE).
+NO_LONGER_REASON = "no-longer-with-company"
+#: Targets refreshed per statement (bound parameters stay well under every engine's limit).
+CHUNK = 500
+
+
+def _values() -> dict[str, ColumnElement[Any]]:
+    """Each fact as an expression over the target's sends and messages (correlated to the UPDATE)."""
+    sent = sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT)
+    here = sa.and_(InboundMessage.campaign_id == Target.campaign_id, InboundMessage.target_id == Target.id)
+    opt = sa.and_(here, InboundMessage.opt_out.is_(True))
+    opted_out_at = sa.select(sa.func.min(InboundMessage.received_at)).where(opt).scalar_subquery()
+    # The answer's time: the deciding reply, else (an opt-out reply leaves answered_at empty) the opt-out.
+    when = sa.func.coalesce(Target.answered_at, opted_out_at)
+    before = sa.and_(sent, Send.sent_at.is_not(None), Send.sent_at <= when)
+    auto = sa.and_(here, InboundMessage.kind == MessageKind.AUTO_REPLY)
+    return {
+        "first_sent_at": sa.select(sa.func.min(Send.sent_at)).where(sent).scalar_subquery(),
+        "initial_sent_at": sa.select(Send.sent_at).where(sent, Send.wave == 0).scalar_subquery(),
+        "sent_waves": sa.select(sa.func.coalesce(sa.func.sum(sa.literal(1).op("<<")(Send.wave)), 0))
+        .where(sent).scalar_subquery(),
+        "opted_out_at": opted_out_at,
+        "opt_out_reply": sa.exists().where(opt),
+        "bounced_at": sa.select(sa.func.min(InboundMessage.received_at))
+        .where(here, InboundMessage.kind == MessageKind.BOUNCE).scalar_subquery(),
+        "auto_replies": sa.select(sa.func.count()).where(auto).scalar_subquery(),
+        "no_longer_there": sa.exists().where(
+            auto, sa.cast(InboundMessage.reasons, sa.String).like(f"%{NO_LONGER_REASON}%")),
+        "not_eligible": sa.exists().where(TargetEligibility.target_id == Target.id,
+                                          TargetEligibility.eligible.is_(False)),
+        # The last wave sent at or before the answer (0 when none was); null: no answer time.
+        "answer_wave": sa.case((when.is_not(None),
+                                sa.func.coalesce(sa.select(sa.func.max(Send.wave)).where(before).scalar_subquery(),
+                                                 0))),
+        "last_sent_at": sa.select(sa.func.max(Send.sent_at)).where(before).scalar_subquery(),
+    }
+
+
+async def refresh(s: AsyncSession, target_ids: Iterable[int | None]) -> None:
+    """Recompute the facts of these targets (None ignored) inside the caller's transaction."""
+    ids = sorted({t for t in target_ids if t is not None})
+    for start in range(0, len(ids), CHUNK):
+        await s.execute(sa.update(Target).where(Target.id.in_(ids[start:start + CHUNK])).values(**_values())
+                        .execution_options(synchronize_session=False))
+
+
+async def refresh_campaign(s: AsyncSession, campaign_id: int) -> None:
+    """Recompute the facts of every target of the campaign (after a bulk load)."""
+    await s.execute(sa.update(Target).where(Target.campaign_id == campaign_id).values(**_values())
+                    .execution_options(synchronize_session=False))
