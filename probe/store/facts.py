@@ -34,34 +34,38 @@ CHUNK = 500
 
 
 def _values() -> dict[str, ColumnElement[Any]]:
-    """Each fact as an expression over the target's sends and messages (correlated to the UPDATE)."""
+    """Each fact as an expression over the target's sends and messages, correlated to the UPDATE's
+    target row (explicitly: a subquery nested in another one would otherwise bring its own `target`)."""
+    def one(select: sa.Select[Any]) -> ColumnElement[Any]:
+        return select.correlate(Target).scalar_subquery()
+
+    def some(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        return sa.exists().where(*where).correlate(Target)
+
     sent = sa.and_(Send.target_id == Target.id, Send.state == SendState.SENT)
     here = sa.and_(InboundMessage.campaign_id == Target.campaign_id, InboundMessage.target_id == Target.id)
     opt = sa.and_(here, InboundMessage.opt_out.is_(True))
-    opted_out_at = sa.select(sa.func.min(InboundMessage.received_at)).where(opt).scalar_subquery()
+    opted_out_at = one(sa.select(sa.func.min(InboundMessage.received_at)).where(opt))
     # The answer's time: the deciding reply, else (an opt-out reply leaves answered_at empty) the opt-out.
     when = sa.func.coalesce(Target.answered_at, opted_out_at)
     before = sa.and_(sent, Send.sent_at.is_not(None), Send.sent_at <= when)
     auto = sa.and_(here, InboundMessage.kind == MessageKind.AUTO_REPLY)
     return {
-        "first_sent_at": sa.select(sa.func.min(Send.sent_at)).where(sent).scalar_subquery(),
-        "initial_sent_at": sa.select(Send.sent_at).where(sent, Send.wave == 0).scalar_subquery(),
-        "sent_waves": sa.select(sa.func.coalesce(sa.func.sum(sa.literal(1).op("<<")(Send.wave)), 0))
-        .where(sent).scalar_subquery(),
+        "first_sent_at": one(sa.select(sa.func.min(Send.sent_at)).where(sent)),
+        "initial_sent_at": one(sa.select(Send.sent_at).where(sent, Send.wave == 0)),
+        "sent_waves": one(sa.select(sa.func.coalesce(sa.func.sum(sa.literal(1).op("<<")(Send.wave)), 0))
+                          .where(sent)),
         "opted_out_at": opted_out_at,
-        "opt_out_reply": sa.exists().where(opt),
-        "bounced_at": sa.select(sa.func.min(InboundMessage.received_at))
-        .where(here, InboundMessage.kind == MessageKind.BOUNCE).scalar_subquery(),
-        "auto_replies": sa.select(sa.func.count()).where(auto).scalar_subquery(),
-        "no_longer_there": sa.exists().where(
-            auto, sa.cast(InboundMessage.reasons, sa.String).like(f"%{NO_LONGER_REASON}%")),
-        "not_eligible": sa.exists().where(TargetEligibility.target_id == Target.id,
-                                          TargetEligibility.eligible.is_(False)),
+        "opt_out_reply": some(opt),
+        "bounced_at": one(sa.select(sa.func.min(InboundMessage.received_at))
+                          .where(here, InboundMessage.kind == MessageKind.BOUNCE)),
+        "auto_replies": one(sa.select(sa.func.count()).where(auto)),
+        "no_longer_there": some(auto, sa.cast(InboundMessage.reasons, sa.String).like(f"%{NO_LONGER_REASON}%")),
+        "not_eligible": some(TargetEligibility.target_id == Target.id, TargetEligibility.eligible.is_(False)),
         # The last wave sent at or before the answer (0 when none was); null: no answer time.
         "answer_wave": sa.case((when.is_not(None),
-                                sa.func.coalesce(sa.select(sa.func.max(Send.wave)).where(before).scalar_subquery(),
-                                                 0))),
-        "last_sent_at": sa.select(sa.func.max(Send.sent_at)).where(before).scalar_subquery(),
+                                sa.func.coalesce(one(sa.select(sa.func.max(Send.wave)).where(before)), 0))),
+        "last_sent_at": one(sa.select(sa.func.max(Send.sent_at)).where(before)),
     }
 
 

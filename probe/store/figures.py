@@ -119,11 +119,14 @@ def add_group(out: Outcomes, state: str, answer: str | None, override: str | Non
 
 async def outcomes(session: AsyncSession, campaign_id: int, by: str | None) -> dict[str, Outcomes]:
     """Per segment ("" without --by): every count of the report, from one GROUP BY of targets."""
-    keys: list[Any] = list(_KEYS)
-    if by is not None:
-        keys.insert(0, segment_of(by).label("seg"))
-    stmt = (sa.select(*keys, sa.func.count()).where(Target.campaign_id == campaign_id)
-            .group_by(*(k for k in keys)))
+    where = Target.campaign_id == campaign_id
+    if by is None:
+        stmt = sa.select(*_KEYS, sa.func.count()).where(where).group_by(*_KEYS)
+    else:
+        # The segment as a plain column of a subquery: PostgreSQL sees the JSON path parameter once.
+        base = sa.select(segment_of(by).label("seg"), *_KEYS).where(where).subquery("base")
+        keys = [base.c.seg, *(base.c[k.key] for k in _KEYS)]
+        stmt = sa.select(*keys, sa.func.count()).group_by(*keys)
     out: dict[str, Outcomes] = {}
     for row in await session.execute(stmt):
         seg, facts = (row[0], row[1:]) if by is not None else (ALL, row)
@@ -137,9 +140,13 @@ async def outcomes(session: AsyncSession, campaign_id: int, by: str | None) -> d
 
 async def uncertain_sends(session: AsyncSession, campaign_id: int, by: str | None) -> dict[str, int]:
     """Per segment: sends whose outcome was never recorded (few: read on the send state index)."""
-    seg = segment_of(by).label("seg")
-    stmt = (sa.select(seg, sa.func.count()).select_from(Send).join(Target, Target.id == Send.target_id)
-            .where(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN).group_by(seg))
+    uncertain = sa.and_(Send.campaign_id == campaign_id, Send.state == SendState.UNCERTAIN)
+    if by is None:
+        n = (await session.execute(sa.select(sa.func.count()).where(uncertain))).scalar_one()
+        return {ALL: int(n)} if n else {}
+    base = (sa.select(segment_of(by).label("seg")).select_from(Send).join(Target, Target.id == Send.target_id)
+            .where(uncertain).subquery("u"))
+    stmt = sa.select(base.c.seg, sa.func.count()).group_by(base.c.seg)
     return {str(s): int(n) for s, n in await session.execute(stmt)}
 
 
