@@ -25,7 +25,8 @@ depends_on: str | Sequence[str] | None = None
 
 TIME = sa.DateTime(timezone=True)
 FACTS = ("first_sent_at", "initial_sent_at", "sent_waves", "opted_out_at", "opt_out_reply", "bounced_at",
-         "auto_replies", "no_longer_there", "not_eligible", "answer_wave", "last_sent_at")
+         "auto_replies", "no_longer_there", "not_eligible", "answer_wave", "last_sent_at", "to_answer_s",
+         "since_last_s", "answer_t", "authenticated")
 
 _SENT = "FROM send s WHERE s.target_id = target.id AND s.state = 'sent'"
 _HERE = "FROM inbound_message m WHERE m.campaign_id = target.campaign_id AND m.target_id = target.id"
@@ -50,8 +51,38 @@ UPDATE target SET
   last_sent_at = (SELECT max(s.sent_at) {_BEFORE})
 """
 
+# The facts computed from the facts above (a second UPDATE: SET reads the row as it was).
+_W = "coalesce(answered_at, opted_out_at)"
+DERIVED = {
+    "sqlite": {
+        "seconds": "((julianday({a}) - julianday({b})) * 86400.0)",
+        "ceil": "(CAST({x} AS INTEGER) + CASE WHEN {x} > CAST({x} AS INTEGER) THEN 1 ELSE 0 END)",
+        "passed": "json_type(m.authenticity, '$.domain_passed') = 'true'",
+    },
+    "postgresql": {
+        "seconds": "CAST(EXTRACT(epoch FROM {a} - {b}) AS FLOAT)",
+        "ceil": "CAST(ceil({x}) AS INTEGER)",
+        "passed": "json_typeof(m.authenticity -> 'domain_passed') = 'boolean' "
+                  "AND (m.authenticity ->> 'domain_passed') = 'true'",
+    },
+}
+
+
+def derived_backfill(dialect: str) -> str:
+    sql = DERIVED[dialect]
+    raw = "(" + sql["seconds"].format(a=_W, b="initial_sent_at") + " - 0.001)"
+    return f"""
+UPDATE target SET
+  to_answer_s = {sql["seconds"].format(a=_W, b="first_sent_at")},
+  since_last_s = {sql["seconds"].format(a=_W, b="last_sent_at")},
+  answer_t = CASE WHEN {raw} <= 0 THEN 0 ELSE {sql["ceil"].format(x=raw)} END,
+  authenticated = EXISTS (SELECT 1 FROM inbound_message m WHERE m.id = target.deciding_message_id
+                          AND {sql["passed"]})
+"""
+
+
 FACTS_INDEX = ("campaign_id", "state", "answer", "answer_override", "sent_waves", "answer_wave", "opt_out_reply",
-               "auto_replies", "no_longer_there", "not_eligible")
+               "auto_replies", "no_longer_there", "not_eligible", "authenticated")
 
 
 def upgrade() -> None:
@@ -67,12 +98,25 @@ def upgrade() -> None:
         batch.add_column(sa.Column("not_eligible", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("answer_wave", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("last_sent_at", TIME, nullable=True))
+        batch.add_column(sa.Column("to_answer_s", sa.Double(), nullable=True))
+        batch.add_column(sa.Column("since_last_s", sa.Double(), nullable=True))
+        batch.add_column(sa.Column("answer_t", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("authenticated", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute(BACKFILL)
+    op.execute(derived_backfill(op.get_bind().dialect.name))
     op.create_index("ix_target_campaign_facts", "target", list(FACTS_INDEX))
+    for column in ("to_answer_s", "since_last_s"):
+        where = sa.text(f"{column} IS NOT NULL")
+        op.create_index(f"ix_target_campaign_{column}", "target", ["campaign_id", column, "state", "opt_out_reply"],
+                        sqlite_where=where, postgresql_where=where)
+    where = sa.text("variant IS NOT NULL")
+    op.create_index("ix_target_campaign_variant", "target", ["campaign_id", "variant"], sqlite_where=where,
+                    postgresql_where=where)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_target_campaign_facts", table_name="target")
+    for name in ("variant", "since_last_s", "to_answer_s", "facts"):
+        op.drop_index(f"ix_target_campaign_{name}", table_name="target")
     with op.batch_alter_table("target") as batch:
         for name in reversed(FACTS):
             batch.drop_column(name)

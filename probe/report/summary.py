@@ -118,8 +118,7 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
     counts = (await figures.outcomes(session, cid, None)).get(agg.ALL) or figures.Outcomes(_no_targets())
     targets = counts.targets
     sends = _sends(counts, (await figures.uncertain_sends(session, cid, None)).get(agg.ALL, 0))
-    async with figures.answer_durations(session, cid, None) as facts:
-        durations = (await agg.duration_quantiles(session, facts)).get(agg.ALL, {})
+    durations = (await figures.duration_quantiles(session, cid, None)).get(agg.ALL, {})
     last_due = await figures.last_due(session, cid)
     report: dict[str, Any] = {"campaign": campaign.name}
     report.update(_figures(campaign.waves, targets, sends, counts.by_wave, durations))
@@ -132,7 +131,7 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
         "by": {},
         "notes": [*NOTES, *research.RESEARCH_NOTES],
         # answers whose sender's domain passed DMARC or aligned DKIM (Authentication-Results, dkimpy)
-        "answers_authenticated": await agg.authenticated_answers(session, cid),
+        "answers_authenticated": counts.authenticated,
     })
     report.update(await research.research_figures(session, cid, campaign.timezone, now=now, options=options,
                                                   credited=counts.credited))
@@ -171,8 +170,7 @@ async def _segments(session: AsyncSession, cid: int, waves: int,
         raise InputError(f"field {by!r} has {len(counts):,} different values: too many groups to compare",
                          field="--by", hint="group by a field with a few values, like a sector or a region")
     uncertain = await figures.uncertain_sends(session, cid, by)
-    async with figures.answer_durations(session, cid, by) as facts:
-        durations = await agg.duration_quantiles(session, facts)
+    durations = await figures.duration_quantiles(session, cid, by)
     segments = {}
     for value, c in counts.items():
         seg = _figures(waves, c.targets, _sends(c, uncertain.get(value, 0)), c.by_wave, durations.get(value, {}))

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import MessageKind, SendState
+from probe.store.aggregates import seconds_between
 from probe.store.tables import InboundMessage, Send, Target, TargetEligibility
 
 #: The reason the classifier gives an automatic reply saying the person is no longer there (AAPOR NE).
@@ -69,15 +70,56 @@ def _values() -> dict[str, ColumnElement[Any]]:
     }
 
 
+def _derived(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Facts computed from the facts above on the same row (a second UPDATE: SET sees the old values).
+
+    The durations are the report's expressions evaluated once here, on the same stored values, so a
+    quantile or a Kaplan–Meier time read from them is the number the report would compute."""
+    when = sa.func.coalesce(Target.answered_at, Target.opted_out_at)
+    # Kaplan–Meier's event time: whole seconds from the initial email, rounded up, less a millisecond
+    # (SQLite's julianday() arithmetic is exact only to ~10 µs); see store.research.event_times.
+    raw = seconds_between(dialect, when, Target.initial_sent_at) - 0.001
+    return {
+        "to_answer_s": seconds_between(dialect, when, Target.first_sent_at),
+        "since_last_s": seconds_between(dialect, when, Target.last_sent_at),
+        "answer_t": sa.case((raw <= 0, 0), else_=ceil_seconds(dialect, raw)),
+        "authenticated": sa.exists().where(InboundMessage.id == Target.deciding_message_id,
+                                           domain_passed(dialect)).correlate(Target),
+    }
+
+
+def ceil_seconds(dialect: str, x: ColumnElement[float]) -> ColumnElement[int]:
+    if dialect == "sqlite":
+        # No ceil() in older SQLite; CAST truncates, which is floor for the x > 0 it is given here.
+        whole = sa.cast(x, sa.Integer)
+        return whole + sa.case((x > whole, 1), else_=0)
+    return sa.cast(sa.func.ceil(x), sa.Integer)
+
+
+def domain_passed(dialect: str) -> ColumnElement[bool]:
+    """The message's authenticity says its sender's domain passed DMARC or an aligned DKIM check:
+    `authenticity["domain_passed"]` is JSON true (what aggregates.authenticated_answers tests in Python)."""
+    if dialect == "sqlite":
+        return sa.func.json_type(InboundMessage.authenticity, "$.domain_passed") == "true"
+    value = InboundMessage.authenticity.op("->")("domain_passed")
+    return sa.and_(sa.func.json_typeof(value) == "boolean",
+                   InboundMessage.authenticity.op("->>")("domain_passed") == "true")
+
+
 async def refresh(s: AsyncSession, target_ids: Iterable[int | None]) -> None:
     """Recompute the facts of these targets (None ignored) inside the caller's transaction."""
     ids = sorted({t for t in target_ids if t is not None})
+    dialect = s.get_bind().dialect.name
     for start in range(0, len(ids), CHUNK):
-        await s.execute(sa.update(Target).where(Target.id.in_(ids[start:start + CHUNK])).values(**_values())
-                        .execution_options(synchronize_session=False))
+        chunk = Target.id.in_(ids[start:start + CHUNK])
+        for values in (_values(), _derived(dialect)):
+            await s.execute(sa.update(Target).where(chunk).values(**values)
+                            .execution_options(synchronize_session=False))
 
 
 async def refresh_campaign(s: AsyncSession, campaign_id: int) -> None:
     """Recompute the facts of every target of the campaign (after a bulk load)."""
-    await s.execute(sa.update(Target).where(Target.campaign_id == campaign_id).values(**_values())
-                    .execution_options(synchronize_session=False))
+    dialect = s.get_bind().dialect.name
+    for values in (_values(), _derived(dialect)):
+        await s.execute(sa.update(Target).where(Target.campaign_id == campaign_id).values(**values)
+                        .execution_options(synchronize_session=False))

@@ -6,7 +6,8 @@ with their sends or messages, so a report on 1,000,000 targets is a few scans of
   "no longer there", "not eligible"). Without --by it reads the covering index ix_target_campaign_facts
   in group order; the few hundred groups are then added up here into the counts of the report
   (targets, answers, sent per wave, answered_by_wave) and the AAPOR dispositions by credited wave.
-- `answer_durations` and `event_times` / `stream_observations`: the time figures, from the same rows.
+- `duration_quantiles`, `event_times` and `stream_observations`: the time figures, from the same
+  rows (the durations and the Kaplan–Meier time of each answer are facts too).
 
 They give the figures of probe.store.aggregates and probe.store.research (which compute them from
 the events, and stay as the oracle: tests/integration/test_facts.py), figure for figure.
@@ -14,9 +15,7 @@ the events, and stay as the oracle: tests/integration/test_facts.py), figure for
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,14 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import Answer, SendState, TargetState
-from probe.store.aggregates import ALL, dialect_name, seconds_between, segment_of
+from probe.core.stats import interpolate, quantile_position
+from probe.store.aggregates import ALL, QUANTILES, _named, dialect_name, seconds_between, segment_of
+from probe.store.aggregates import duration_quantiles as agg_duration_quantiles
+from probe.store.facts import ceil_seconds
 from probe.store.tables import Send, Target, UTCDateTime
 
 CODES = ("I", "P", "R", "NC", "UO", "NE")
 ANSWERING_STATES = (TargetState.ANSWERED.value, TargetState.OPTED_OUT.value)
 ACTIVE_SEND_STATES = (SendState.SCHEDULED, SendState.CLAIMED, SendState.RETRY)
 _KEYS = (Target.state, Target.answer, Target.answer_override, Target.sent_waves, Target.answer_wave,
-         Target.opt_out_reply, Target.auto_replies, Target.no_longer_there, Target.not_eligible)
+         Target.opt_out_reply, Target.auto_replies, Target.no_longer_there, Target.not_eligible,
+         Target.authenticated)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Outcomes:
     sent: dict[int, int] = field(default_factory=dict)            # wave -> sends accepted
     by_wave: dict[int, int] = field(default_factory=dict)         # answered_by_wave
     credited: dict[int, dict[str, int]] = field(default_factory=dict)  # wave -> {disposition: targets}
+    authenticated: int = 0       # answered targets whose deciding reply's domain passed DMARC / DKIM
 
     def dispositions(self) -> dict[str, int]:
         out = dict.fromkeys(CODES, 0)
@@ -89,7 +93,7 @@ def disposition(state: str, effective: str, answering: bool, no_longer_there: bo
 
 def add_group(out: Outcomes, state: str, answer: str | None, override: str | None, sent_waves: int,
               answer_wave: int | None, opt_out_reply: bool, auto_replies: int, no_longer_there: bool,
-              not_eligible: bool, n: int) -> None:
+              not_eligible: bool, authenticated: bool, n: int) -> None:
     """Add `n` targets with these facts to the segment's counts."""
     t = out.targets
     answering = state == TargetState.ANSWERED.value or (state == TargetState.OPTED_OUT.value and opt_out_reply)
@@ -112,6 +116,8 @@ def add_group(out: Outcomes, state: str, answer: str | None, override: str | Non
         if bits & 1:
             out.sent[wave] = out.sent.get(wave, 0) + n
         bits, wave = bits >> 1, wave + 1
+    if authenticated and state == TargetState.ANSWERED.value:
+        out.authenticated += n
     code = disposition(state, effective, answering, no_longer_there, not_eligible)
     per_code = out.credited.setdefault(answer_wave or 0, {})
     per_code[code] = per_code.get(code, 0) + n
@@ -130,11 +136,11 @@ async def outcomes(session: AsyncSession, campaign_id: int, by: str | None) -> d
     out: dict[str, Outcomes] = {}
     for row in await session.execute(stmt):
         seg, facts = (row[0], row[1:]) if by is not None else (ALL, row)
-        state, answer, override, sent_waves, answer_wave, opt, auto, gone, ne, n = facts
+        state, answer, override, sent_waves, answer_wave, opt, auto, gone, ne, auth, n = facts
         segment = out.setdefault(seg, Outcomes(empty_targets()))
         add_group(segment, str(_value(state)), _value(answer), _value(override), int(sent_waves or 0),
                   None if answer_wave is None else int(answer_wave), bool(opt), int(auto or 0), bool(gone),
-                  bool(ne), int(n))
+                  bool(ne), bool(auth), int(n))
     return out
 
 
@@ -151,9 +157,10 @@ async def uncertain_sends(session: AsyncSession, campaign_id: int, by: str | Non
 
 
 async def sends_active(session: AsyncSession, campaign_id: int) -> bool:
-    """Is anything still to be sent (scheduled, claimed or retrying)?"""
-    stmt = sa.select(sa.exists().where(Send.campaign_id == campaign_id, Send.state.in_(ACTIVE_SEND_STATES)))
-    return bool((await session.execute(stmt)).scalar())
+    """Is anything still to be sent (scheduled, claimed or retrying)? One probe of the
+    (campaign_id, state, due_at) index per state (an IN over the states scanned the sends)."""
+    probes = [sa.exists().where(Send.campaign_id == campaign_id, Send.state == st) for st in ACTIVE_SEND_STATES]
+    return any(bool(v) for v in (await session.execute(sa.select(*probes))).one())
 
 
 async def last_due(session: AsyncSession, campaign_id: int) -> datetime | None:
@@ -178,80 +185,113 @@ def _answer_time() -> ColumnElement[datetime]:
     return sa.func.coalesce(Target.answered_at, Target.opted_out_at)
 
 
-@asynccontextmanager
-async def answer_durations(session: AsyncSession, campaign_id: int, by: str | None) -> AsyncIterator[sa.Table]:
-    """The answering targets' segment, credited wave and durations in a temporary table (one scan),
-    for aggregates.duration_quantiles; dropped on exit."""
-    table = sa.Table(
-        f"probe_facts_{uuid.uuid4().hex[:12]}", sa.MetaData(),
-        sa.Column("seg", sa.String), sa.Column("wave", sa.Integer),
-        sa.Column("to_answer", sa.Float), sa.Column("since_last", sa.Float),
-        prefixes=["TEMPORARY"],
-    )
-    dialect = dialect_name(session)
-    when = _answer_time()
-    rows = (sa.select(segment_of(by), sa.func.coalesce(Target.answer_wave, 0),
-                      seconds_between(dialect, when, Target.first_sent_at),
-                      seconds_between(dialect, when, Target.last_sent_at))
-            .where(Target.campaign_id == campaign_id, _answering(), when.is_not(None)))
-    conn = await session.connection()
-    await conn.run_sync(table.create)
-    await session.execute(table.insert().from_select(["seg", "wave", "to_answer", "since_last"], rows))
-    yield table
-    # Not in a finally: after an error the transaction is aborted and its rollback drops the table.
-    await conn.run_sync(table.drop)
+def _durations(by: str | None, campaign_id: int) -> sa.Subquery:
+    """The answering targets' segment and durations (as aggregates.answer_facts), off their rows."""
+    return (sa.select(segment_of(by).label("seg"), Target.to_answer_s.label("to_answer"),
+                      Target.since_last_s.label("since_last"))
+            .where(Target.campaign_id == campaign_id, _answering(), _answer_time().is_not(None))
+            .subquery("durations"))
 
 
-def _observations(campaign_id: int, now: datetime, by: str | None) -> sa.Subquery:
-    """As research._observations: one row per contacted target (segment, first email, end of
-    observation, answered 0/1); undelivered and suppressed targets are not observed."""
-    at = sa.literal(now, UTCDateTime())
+async def duration_quantiles(session: AsyncSession, campaign_id: int,
+                             by: str | None) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per segment: {"to_answer": {"median", "p90"}, "since_last": {...}} in seconds, as
+    aggregates.duration_quantiles. For the whole campaign on SQLite, each quantile walks the partial
+    index of its duration to the two ranks it interpolates between; otherwise the durations are
+    ranked as aggregates does (window functions on SQLite, percentile_cont on PostgreSQL)."""
+    if by is not None or dialect_name(session) != "sqlite":
+        return await agg_duration_quantiles(session, _durations(by, campaign_id))  # type: ignore[arg-type]
+    out: dict[str, dict[str, float | None]] = {}
+    for name, column in (("to_answer", Target.to_answer_s), ("since_last", Target.since_last_s)):
+        where = (Target.campaign_id == campaign_id, column.is_not(None), _answering())
+        n = int((await session.execute(sa.select(sa.func.count()).where(*where))).scalar_one())
+        if n == 0:
+            continue
+        found: list[float | None] = []
+        for q in QUANTILES:
+            lo, hi, weight = quantile_position(q, n)
+            values = [float(v) for v in (await session.execute(
+                sa.select(column).where(*where).order_by(column).limit(hi - lo + 1).offset(lo))).scalars()]
+            found.append(interpolate(values[0], values[-1], weight))
+        out[name] = _named(*found)
+    return {ALL: out} if out else {}
+
+
+def _observed(campaign_id: int, at: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """As research._observations: contacted (initial email sent by `at`); undelivered and suppressed
+    targets are not observed."""
+    return sa.and_(Target.campaign_id == campaign_id, Target.initial_sent_at.is_not(None),
+                   Target.initial_sent_at <= at, sa.cast(Target.state, sa.String) != TargetState.UNDELIVERED.value,
+                   sa.or_(Target.state != TargetState.OPTED_OUT, Target.opt_out_reply.is_(True)))
+
+
+def _ends(at: ColumnElement[datetime]) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[datetime]]:
+    """(answered by `at`, bounced before `at` and not answered, when it bounced), as research does:
+    the bounce message's arrival, else the state change when the bounce came from SMTP."""
     answered_at = _answer_time()
     event = sa.and_(_answering(), answered_at.is_not(None), answered_at <= at)
     bounced_at = sa.func.coalesce(Target.bounced_at, Target.state_changed_at, at)
-    end = sa.case(
-        (event, answered_at),
-        (sa.and_(Target.state == TargetState.BOUNCED, bounced_at < at), bounced_at),
-        else_=at,
-    )
-    return (sa.select(segment_of(by).label("seg"), Target.initial_sent_at.label("first_sent"),
-                      end.label("ended"), sa.case((event, 1), else_=0).label("event"))
-            .where(Target.campaign_id == campaign_id, Target.initial_sent_at.is_not(None),
-                   Target.initial_sent_at <= at,
-                   sa.cast(Target.state, sa.String) != TargetState.UNDELIVERED.value,
-                   sa.or_(Target.state != TargetState.OPTED_OUT, Target.opt_out_reply.is_(True)))
-            .subquery("obs"))
+    bounced = sa.and_(sa.not_(event), Target.state == TargetState.BOUNCED, bounced_at < at)
+    return event, bounced, bounced_at
+
+
+def _seconds_since(dialect: str, later: Any, first: Any) -> ColumnElement[int]:
+    # The expression of research.event_times (and of facts.answer_t): the same numbers.
+    raw = seconds_between(dialect, later, first) - 0.001
+    return sa.case((raw <= 0, 0), else_=ceil_seconds(dialect, raw))
 
 
 async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
                       by: str | None = None) -> dict[str, list[tuple[float, int, int]]]:
     """As research.event_times: per segment, [(whole seconds from the first email, answers,
-    censored)] in ascending time, rounded up to the second."""
-    obs = _observations(campaign_id, now, by)
+    censored)] in ascending time. An answer's time is its stored `answer_t`; a silent target is
+    censored at `now`, its time computed once per distinct first-email time; a bounced one when it
+    bounced (few)."""
     dialect = dialect_name(session)
-    # Less a millisecond: SQLite's julianday() arithmetic is exact only to ~10 µs.
-    raw = seconds_between(dialect, obs.c.ended, obs.c.first_sent) - 0.001
-    seconds = sa.case((raw <= 0, 0), else_=_ceil(dialect, raw))
-    timed = sa.select(obs.c.seg, seconds.label("t"), obs.c.event).subquery("timed")
-    stmt = (sa.select(timed.c.seg, timed.c.t, sa.func.sum(timed.c.event), sa.func.count())
-            .group_by(timed.c.seg, timed.c.t).order_by(timed.c.seg, timed.c.t))
-    out: dict[str, list[tuple[float, int, int]]] = {}
-    for seg, t, events, n in await session.execute(stmt):
-        out.setdefault(seg, []).append((float(t), int(events), int(n) - int(events)))
-    return out
+    at = sa.literal(now, UTCDateTime())
+    event, bounced, bounced_at = _ends(at)
+    seg = segment_of(by)
+    grouped: dict[str, dict[int, list[int]]] = {}
+
+    def add(segment: str, t: Any, events: int, n: int) -> None:
+        counts = grouped.setdefault(segment, {}).setdefault(int(t), [0, 0])
+        counts[0] += events
+        counts[1] += n - events
+
+    # Answers and silences in one scan: an answer by its time, a silence by its first email's time.
+    base = (sa.select(seg.label("seg"), sa.case((event, Target.answer_t)).label("t"),
+                      sa.case((event, None), else_=Target.initial_sent_at).label("first"),
+                      sa.case((event, 1), else_=0).label("event"))
+            .where(_observed(campaign_id, at), sa.not_(bounced)).subquery("base"))
+    keys = (base.c.seg, base.c.t, base.c.first)
+    groups = (sa.select(*keys, sa.func.sum(base.c.event).label("events"), sa.func.count().label("n"))
+              .group_by(*keys).subquery("groups"))
+    t = sa.func.coalesce(groups.c.t, _seconds_since(dialect, at, groups.c.first))
+    for segment, when, events, n in await session.execute(sa.select(groups.c.seg, t, groups.c.events, groups.c.n)):
+        add(segment, when, int(events), int(n))
+    bounces = (sa.select(seg.label("seg"), _seconds_since(dialect, bounced_at, Target.initial_sent_at).label("t"))
+               .where(_observed(campaign_id, at), bounced).subquery("bounces"))
+    for segment, when, n in await session.execute(
+            sa.select(bounces.c.seg, bounces.c.t, sa.func.count()).group_by(bounces.c.seg, bounces.c.t)):
+        add(segment, when, 0, int(n))
+    return {segment: [(float(t), d, c) for t, (d, c) in sorted(times.items())]
+            for segment, times in sorted(grouped.items())}
 
 
-def _ceil(dialect: str, x: ColumnElement[float]) -> ColumnElement[int]:
-    if dialect == "sqlite":
-        whole = sa.cast(x, sa.Integer)
-        return whole + sa.case((x > whole, 1), else_=0)
-    return sa.cast(sa.func.ceil(x), sa.Integer)
+def _observations(campaign_id: int, now: datetime) -> sa.Subquery:
+    """(first email, end of observation, answered 0/1) per observed target, for business hours."""
+    at = sa.literal(now, UTCDateTime())
+    event, bounced, bounced_at = _ends(at)
+    end = sa.case((event, _answer_time()), (bounced, bounced_at), else_=at)
+    return (sa.select(Target.initial_sent_at.label("first_sent"), end.label("ended"),
+                      sa.case((event, 1), else_=0).label("event"))
+            .where(_observed(campaign_id, at)).subquery("obs"))
 
 
 async def stream_observations(session: AsyncSession, campaign_id: int, now: datetime,
                               chunk_size: int = 5000) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
     """(first send, end of observation, answered?) per contacted target, in chunks (business hours)."""
-    obs = _observations(campaign_id, now, None)
+    obs = _observations(campaign_id, now)
     stmt = sa.select(obs.c.first_sent, obs.c.ended, obs.c.event).execution_options(yield_per=chunk_size)
     result = await session.stream(stmt)
     utc = UTCDateTime()

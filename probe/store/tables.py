@@ -135,12 +135,23 @@ class Target(Base):
     not_eligible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     answer_wave: Mapped[int | None] = mapped_column(Integer)  # wave its answer is credited to
     last_sent_at: Mapped[datetime | None]                    # the last send at or before the answer
+    to_answer_s: Mapped[float | None] = mapped_column(Double)   # answer - first send, seconds
+    since_last_s: Mapped[float | None] = mapped_column(Double)  # answer - last send before it
+    answer_t: Mapped[int | None] = mapped_column(Integer)   # Kaplan–Meier time of the answer, whole s
+    authenticated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 #: The report's counts read targets in this order (probe.store.figures): one covering index scan, no sort.
 Index("ix_target_campaign_facts", Target.campaign_id, Target.state, Target.answer, Target.answer_override,
       Target.sent_waves, Target.answer_wave, Target.opt_out_reply, Target.auto_replies, Target.no_longer_there,
-      Target.not_eligible)
+      Target.not_eligible, Target.authenticated)
+#: Quantiles of the answer times walk these (answering targets only) to the rank they need.
+for _column in (Target.to_answer_s, Target.since_last_s):
+    Index(f"ix_target_campaign_{_column.key}", Target.campaign_id, _column, Target.state, Target.opt_out_reply,
+          sqlite_where=_column.is_not(None), postgresql_where=_column.is_not(None))
+#: Is this campaign an experiment? Read on the few targets that have a variant, not on all.
+Index("ix_target_campaign_variant", Target.campaign_id, Target.variant,
+      sqlite_where=Target.variant.is_not(None), postgresql_where=Target.variant.is_not(None))
 
 
 class Send(Base):
