@@ -84,6 +84,13 @@ UPDATE target SET
 FACTS_INDEX = ("campaign_id", "state", "answer", "answer_override", "sent_waves", "answer_wave", "opt_out_reply",
                "auto_replies", "no_longer_there", "not_eligible", "authenticated")
 
+KM_INDEXES = {
+    "answer_t": ("campaign_id", "answer_t", "state", "opt_out_reply", "answered_at", "opted_out_at",
+                 "initial_sent_at"),
+    "initial_sent_at": ("campaign_id", "initial_sent_at", "state", "opt_out_reply", "answered_at", "opted_out_at",
+                        "bounced_at", "state_changed_at"),
+}
+
 
 def upgrade() -> None:
     with op.batch_alter_table("target") as batch:
@@ -109,13 +116,17 @@ def upgrade() -> None:
         where = sa.text(f"{column} IS NOT NULL")
         op.create_index(f"ix_target_campaign_{column}", "target", ["campaign_id", column, "state", "opt_out_reply"],
                         sqlite_where=where, postgresql_where=where)
+    for name, columns in KM_INDEXES.items():
+        where = sa.text(f"{columns[1]} IS NOT NULL")
+        op.create_index(f"ix_target_campaign_{name}", "target", list(columns), sqlite_where=where,
+                        postgresql_where=where)
     where = sa.text("variant IS NOT NULL")
     op.create_index("ix_target_campaign_variant", "target", ["campaign_id", "variant"], sqlite_where=where,
                     postgresql_where=where)
 
 
 def downgrade() -> None:
-    for name in ("variant", "since_last_s", "to_answer_s", "facts"):
+    for name in ("variant", *KM_INDEXES, "since_last_s", "to_answer_s", "facts"):
         op.drop_index(f"ix_target_campaign_{name}", table_name="target")
     with op.batch_alter_table("target") as batch:
         for name in reversed(FACTS):

@@ -149,6 +149,14 @@ Index("ix_target_campaign_facts", Target.campaign_id, Target.state, Target.answe
 for _column in (Target.to_answer_s, Target.since_last_s):
     Index(f"ix_target_campaign_{_column.key}", Target.campaign_id, _column, Target.state, Target.opt_out_reply,
           sqlite_where=_column.is_not(None), postgresql_where=_column.is_not(None))
+#: Kaplan–Meier reads the answers in the order of their time and the silent targets in the order of
+#: their first email, each off its own covering index.
+Index("ix_target_campaign_answer_t", Target.campaign_id, Target.answer_t, Target.state, Target.opt_out_reply,
+      Target.answered_at, Target.opted_out_at, Target.initial_sent_at,
+      sqlite_where=Target.answer_t.is_not(None), postgresql_where=Target.answer_t.is_not(None))
+Index("ix_target_campaign_initial_sent_at", Target.campaign_id, Target.initial_sent_at, Target.state,
+      Target.opt_out_reply, Target.answered_at, Target.opted_out_at, Target.bounced_at, Target.state_changed_at,
+      sqlite_where=Target.initial_sent_at.is_not(None), postgresql_where=Target.initial_sent_at.is_not(None))
 #: Is this campaign an experiment? Read on the few targets that have a variant, not on all.
 Index("ix_target_campaign_variant", Target.campaign_id, Target.variant,
       sqlite_where=Target.variant.is_not(None), postgresql_where=Target.variant.is_not(None))

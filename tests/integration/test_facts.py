@@ -284,6 +284,7 @@ async def test_facts_give_the_figures_of_the_events(sessions: async_sessionmaker
         await receive(neighbour, target_id, MessageKind.HUMAN_REPLY, START + timedelta(hours=2), START,
                       answer=Answer.NO, opt_out=True)
     end = await run_campaign(sim)
+    await assert_same_figures(sessions, sim.cid, end)
     async with sessions() as s:
         await purge_campaign(s, neighbour.cid)
     await assert_facts_are_current(sessions, sim.cid)
