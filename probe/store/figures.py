@@ -221,7 +221,7 @@ def _observed(campaign_id: int, at: ColumnElement[datetime]) -> ColumnElement[bo
     """As research._observations: contacted (initial email sent by `at`); undelivered and suppressed
     targets are not observed."""
     return sa.and_(Target.campaign_id == campaign_id, Target.initial_sent_at.is_not(None),
-                   Target.initial_sent_at <= at, sa.cast(Target.state, sa.String) != TargetState.UNDELIVERED.value,
+                   Target.initial_sent_at <= at, Target.state != TargetState.UNDELIVERED,
                    sa.or_(Target.state != TargetState.OPTED_OUT, Target.opt_out_reply.is_(True)))
 
 
@@ -284,8 +284,12 @@ def _sorted(grouped: dict[str, dict[int, list[int]]]) -> dict[str, list[tuple[fl
 def _bounces(dialect: str, campaign_id: int, at: ColumnElement[datetime], seg: ColumnElement[str]) -> sa.Select[Any]:
     """(segment, time, targets) of the targets censored when they bounced (few)."""
     _, bounced, bounced_at = _ends(at)
+    # Found by their state (ix_target_campaign_facts): SQLite would rather walk every observed target
+    # on the first-email index, which an expression over initial_sent_at keeps it from using here.
+    first = sa.func.coalesce(Target.initial_sent_at, Target.initial_sent_at)
     bounces = (sa.select(seg.label("seg"), _seconds_since(dialect, bounced_at, Target.initial_sent_at).label("t"))
-               .where(_observed(campaign_id, at), Target.state == TargetState.BOUNCED, bounced)
+               .where(Target.campaign_id == campaign_id, Target.state == TargetState.BOUNCED, first.is_not(None),
+                      first <= at, bounced)
                .subquery("bounces"))
     return sa.select(bounces.c.seg, bounces.c.t, sa.func.count()).group_by(bounces.c.seg, bounces.c.t)
 
