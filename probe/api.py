@@ -153,12 +153,12 @@ class Campaign:
 
     async def replies(self, *, unmatched: bool = False, kind: str | None = None) -> list[dict[str, Any]]:
         """The stored inbound messages, newest last, as rows (what `probe replies` lists)."""
-        from probe.store import aggregates as agg
+        from probe.store import exports as exports_store
 
         cid = self.service.require_campaign()
         rows: list[dict[str, Any]] = []
         async with self.service.sessions() as session:
-            async for chunk in agg.stream_inbound(session, cid, unmatched=unmatched, kind=kind):
+            async for chunk in exports_store.stream_inbound(session, cid, unmatched=unmatched, kind=kind):
                 rows.extend(chunk)
         return rows
 

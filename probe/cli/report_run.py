@@ -29,7 +29,9 @@ from probe.report import render
 from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
+from probe.store import exports as exports_store
 from probe.store import research as research_store
+from probe.store import review as review_store
 from probe.store.inbox import changed_answers
 
 ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.NO,
@@ -143,7 +145,7 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
             if args.by is not None:
                 print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
             await render.write_csv(out, fields, research_store.with_dispositions(
-                session, cid, agg.stream_targets(session, cid)),
+                session, cid, exports_store.stream_targets(session, cid)),
                                    sep=csv_separator(settings, args.sep), zone=zone)
             return
         if args.sep is not None:
@@ -163,7 +165,7 @@ async def _report(settings: Settings, args: argparse.Namespace, now: datetime, o
         else:
             cid = await _campaign_id(session, settings)
             timeline = await agg.answer_timeline(session, cid)
-            review = await agg.review_rows(session, cid)
+            review = await review_store.review_rows(session, cid)
             out.write(render.render_html(report, timeline, review, report_lang(settings, args.lang), zone))
 
 
@@ -223,7 +225,7 @@ async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) ->
             out.write("[")
         else:
             out.write("  ".join(_cell(c, w) for c, w in widths.items()).rstrip() + "\n")
-        async for chunk in agg.stream_inbound(session, cid, unmatched=args.unmatched, kind=args.kind):
+        async for chunk in exports_store.stream_inbound(session, cid, unmatched=args.unmatched, kind=args.kind):
             for row in chunk:
                 record = _reply_record(row)
                 count += 1
@@ -299,7 +301,7 @@ async def _review_set(settings: Settings, decisions: list[tuple[int, Answer | No
     async with _sessions(settings) as sessions, sessions.begin() as session:
         cid = await _campaign_id(session, settings)
         for ident, answer in decisions:
-            done = await agg.apply_override(session, cid, ident, answer, by=who, at=now)
+            done = await review_store.apply_override(session, cid, ident, answer, by=who, at=now)
             if done is None:
                 raise InputError(f"no reply with id {ident} in campaign {settings.campaign.name!r}",
                                  file=str(settings.path), field="--set",
@@ -321,7 +323,7 @@ async def _review_walk(settings: Settings, include_all: bool, who: str, now: dat
     async with _sessions(settings) as sessions:
         async with sessions() as session:
             cid = await _campaign_id(session, settings)
-            rows = await agg.review_rows(session, cid, include_all=include_all, limit=None)
+            rows = await review_store.review_rows(session, cid, include_all=include_all, limit=None)
             changed = await changed_answers(session, cid)
         for c in changed:   # the first clear answer replaced a provisional unclear (lifecycle table)
             print(f"answer changed: {c.email}: {c.first} → {c.now} (reply {c.deciding_message_id})", file=sys.stderr)
@@ -343,7 +345,7 @@ async def _review_walk(settings: Settings, include_all: bool, who: str, now: dat
                 break
             if key in ANSWER_KEYS:
                 async with sessions.begin() as session:
-                    done = await agg.apply_override(session, cid, row["id"], ANSWER_KEYS[key], by=who, at=now)
+                    done = await review_store.apply_override(session, cid, row["id"], ANSWER_KEYS[key], by=who, at=now)
                 if done is not None:
                     _say_done(done)
     return 0
@@ -470,14 +472,14 @@ async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int
         with (folder / "sends.csv").open("w", encoding="utf-8-sig", newline="") as f:
             writer = csvout.SafeWriter(f, sep)
             writer.writerow(SEND_COLUMNS)
-            async for chunk in agg.stream_sends(session, cid):
+            async for chunk in exports_store.stream_sends(session, cid):
                 writer.writerows([_text(row[c], zone) for c in SEND_COLUMNS] for row in chunk)
                 sends += len(chunk)
                 progress.advance(len(chunk))
         with (folder / "replies.csv").open("w", encoding="utf-8-sig", newline="") as f:
             writer = csvout.SafeWriter(f, sep)
             writer.writerow(EXPORT_REPLY_COLUMNS)
-            async for chunk in agg.stream_inbound(session, cid, with_raw=True, chunk_size=100):
+            async for chunk in exports_store.stream_inbound(session, cid, with_raw=True, chunk_size=100):
                 for row in chunk:
                     raw_file = ""
                     if row["raw"] is not None:

@@ -223,6 +223,7 @@ async def _report(svc: Any) -> tuple[dict[str, Any], str]:
     from probe.report.render import render_html
     from probe.report.summary import build_report
     from probe.store import aggregates
+    from probe.store import review as review_store
 
     now = END.astimezone(UTC) + timedelta(hours=1)
     async with svc.sessions() as session:
@@ -230,6 +231,6 @@ async def _report(svc: Any) -> tuple[dict[str, Any], str]:
         campaign = await aggregates.get_campaign(session, CAMPAIGN_NAME)
         assert campaign is not None
         timeline = await aggregates.answer_timeline(session, campaign.id)
-        review = await aggregates.review_rows(session, campaign.id)
+        review = await review_store.review_rows(session, campaign.id)
     return report, render_html(report, timeline, review, "en", PARIS)  # the table's language and zone
 
