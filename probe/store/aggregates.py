@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import Answer, MessageKind, SendState, TargetState
 from probe.core.stats import interpolate, quantile_position
-from probe.store.tables import Campaign, InboundMessage, Send, Target
+from probe.store.tables import InboundMessage, Send, Target
 
 ALL = ""  # the segment of every target when there is no --by
 QUANTILES = (0.5, 0.9)
@@ -88,10 +88,6 @@ def segment_of(by: str | None) -> ColumnElement[str]:
     if by is None:
         return sa.literal_column("''", sa.String)
     return sa.func.coalesce(Target.fields[by].as_string(), sa.literal_column("''", sa.String))
-
-
-async def get_campaign(session: AsyncSession, name: str) -> Campaign | None:
-    return (await session.execute(sa.select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
 
 
 async def field_names(session: AsyncSession, campaign_id: int) -> list[str]:

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from probe.cli.report_run import _export, _reply_record
+from probe.api import Campaign
+from probe.cli.report_run import _reply_record
 from probe.config import load_config
 from probe.report.summary import build_report
 from probe.service.wiring import open_service
@@ -63,8 +64,8 @@ async def test_authentication_results_are_stored_shown_and_counted(campaign_fact
     assert shown[emails[0]] == "dmarc=pass" and shown[emails[1]] == "dmarc=fail" and shown[emails[2]] == ""
 
     out = tmp_path / "evidence"
-    (out / "raw").mkdir(parents=True)
-    await _export(settings, out)  # what `probe export` runs
+    async with Campaign.open(settings) as campaign:
+        await campaign.export(out, sep=",")  # what `probe export` runs
     exported = {r["sender"]: r for r in csv.DictReader((out / "replies.csv").open(encoding="utf-8-sig"))}
     assert exported[emails[0]]["dmarc"] == "pass" and exported[emails[0]]["domain_passed"] == "yes"
     assert exported[emails[1]]["domain_passed"] == "no" and exported[emails[2]]["domain_passed"] == ""
