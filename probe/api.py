@@ -6,15 +6,16 @@
 
     async def main() -> None:
         async with Campaign.open("campaign.toml") as c:          # read-only by default
-            print((await c.status(datetime.now(UTC))).sent)
+            print((await c.status(datetime.now(UTC))).sends_by_state)
             print(await c.report_json(datetime.now(UTC)))
 
     asyncio.run(main())
 
-`Campaign` is the composition root that the CLI's simple commands (status, report, replies, tick,
-launch) go through: settings → engine (read-only or not) → `Service` → the service and store
-functions. Errors are `probe.errors.ProbeError` subclasses carrying file, field and hint; the CLI
-prints them once, at its edge (docs/design.md, "Layers").
+`Campaign` is the composition root every CLI command that opens a database goes through (launch,
+tick, run, status, import, resolve, purge, report, replies, review, export, send-test): settings →
+engine (read-only or not) → `Service` → the service and store functions; each method is thin.
+Errors are `probe.errors.ProbeError` subclasses carrying file, field and hint; the CLI prints them
+once, at its edge (docs/design.md, "Layers").
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from probe.config.values import (
     PositiveDuration,
     check_address,
     check_env_name,
+    check_sender,
     is_loopback,
     normalise_database_url,
 )
@@ -44,6 +45,6 @@ __all__ = [
     "AnswersConfig", "CampaignConfig", "ConfigError", "DatabaseConfig", "Duration", "EnvName", "ExistingFile",
     "ExperimentConfig", "ImapConfig", "NonEmpty", "PositiveDuration", "Problem", "ReportConfig", "ScheduleConfig",
     "Settings", "SmtpConfig", "TargetsConfig", "TemplatesConfig", "VariantConfig", "check_address",
-    "check_env_name", "is_loopback", "load_config", "normalise_database_url", "problems_from", "read_secret",
-    "refuse_plaintext",
+    "check_env_name", "check_sender", "is_loopback", "load_config", "normalise_database_url", "problems_from",
+    "read_secret", "refuse_plaintext",
 ]

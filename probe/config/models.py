@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import date, datetime, timedelta
-from email.headerregistry import Address
 from email.utils import parseaddr
 from functools import cache
 from itertools import pairwise
@@ -31,6 +30,7 @@ from probe.config.values import (
     NonEmpty,
     PositiveDuration,
     check_address,
+    check_sender,
     is_loopback,
     normalise_database_url,
     not_negative,
@@ -75,14 +75,7 @@ class CampaignConfig(_Section):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str) -> str:
-        if "\r" in value or "\n" in value:
-            raise ValueError("contains a line break (fix: write \"Name <address@example.org>\" on one line)")
-        name, addr = parseaddr(value)
-        if not addr or "@" not in addr:
-            raise ValueError(f"{value!r} is not an address "
-                             "(fix: write \"Name <address@example.org>\" or just the address)")
-        local, _, domain = check_address(addr, "from").rpartition("@")
-        return str(Address(display_name=name, username=local, domain=domain))
+        return check_sender(value)
 
     @field_validator("timezone")
     @classmethod
@@ -235,16 +228,7 @@ class VariantConfig(_Section):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if "\r" in value or "\n" in value:
-            raise ValueError("contains a line break (fix: write \"Name <address@example.org>\" on one line)")
-        name, addr = parseaddr(value)
-        if not addr or "@" not in addr:
-            raise ValueError(f"{value!r} is not an address "
-                             "(fix: write \"Name <address@example.org>\" or just the address)")
-        local, _, domain = check_address(addr, "from").rpartition("@")
-        return str(Address(display_name=name, username=local, domain=domain))
+        return None if value is None else check_sender(value)
 
     def as_templates(self) -> TemplatesConfig:
         return TemplatesConfig(initial=self.initial, reminders=list(self.reminders))

@@ -7,6 +7,8 @@ import ipaddress
 import os
 import re
 from datetime import timedelta
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +70,19 @@ def check_address(addr: str, field: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"{addr!r} is not a valid address: {exc} (fix: write {field} like "
                          f"\"Name <address@example.org>\")") from None
+
+
+def check_sender(value: str) -> str:
+    """A From: value ("Name <address>" or a bare address) → its normalised form (campaign.from, a
+    variant's from)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("contains a line break (fix: write \"Name <address@example.org>\" on one line)")
+    name, addr = parseaddr(value)
+    if not addr or "@" not in addr:
+        raise ValueError(f"{value!r} is not an address "
+                         "(fix: write \"Name <address@example.org>\" or just the address)")
+    local, _, domain = check_address(addr, "from").rpartition("@")
+    return str(Address(display_name=name, username=local, domain=domain))
 
 
 def check_env_name(value: str) -> str:
