@@ -41,6 +41,7 @@ from probe.store.inbox import (
     mark_opted_out,
 )
 from probe.store.purge import purge_campaign
+from probe.store.review import apply_override
 from probe.store.tables import InboundMessage, Send, Target
 from tests.fixtures.db import pg_database, require_postgres
 from tests.fixtures.seed import MESSAGE_COLUMNS, SEND_COLUMNS, TARGET_COLUMNS, synthetic_chunks
@@ -264,7 +265,7 @@ async def run_campaign(sim: Sim, days: int = 16) -> datetime:
         async with sim.sessions.begin() as s:
             for row in human[:2]:
                 if sim.rng.random() < 0.5:
-                    await agg.apply_override(s, sim.cid, row, sim.rng.choice([Answer.YES, Answer.NO, None]),
+                    await apply_override(s, sim.cid, row, sim.rng.choice([Answer.YES, Answer.NO, None]),
                                              by="me", at=now)
                 else:
                     await oracle_research.set_not_eligible(s, sim.cid, row, sim.rng.random() < 0.8, by="me", at=now)
