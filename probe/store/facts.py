@@ -34,6 +34,12 @@ NO_LONGER_REASON = "no-longer-with-company"
 CHUNK = 500
 
 
+def message_counts(kind: MessageKind, opt_out: bool) -> bool:
+    """Does storing such a message change its target's facts? An opt-out, an automatic reply or a
+    bounce does; a person's reply changes them when it answers (mark_answered refreshes then)."""
+    return opt_out or kind in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE)
+
+
 def _values() -> dict[str, ColumnElement[Any]]:
     """Each fact as an expression over the target's sends and messages, correlated to the UPDATE's
     target row (explicitly: a subquery nested in another one would otherwise bring its own `target`)."""

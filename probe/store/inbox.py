@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
+from probe.store.facts import message_counts
 from probe.store.facts import refresh as refresh_facts
 from probe.store.sends import CLAIMABLE, WAITING, apply_target_event
 from probe.store.tables import InboundMessage, MailboxCursor, Send, Suppression, Target
@@ -87,7 +88,7 @@ async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | 
                 .on_conflict_do_nothing()
                 .returning(InboundMessage.id))
         row_id = (await s.execute(stmt)).scalar_one_or_none()
-        await refresh_facts(s, [rec.target_id] if row_id is not None else [])
+        await refresh_facts(s, [rec.target_id] if row_id is not None and message_counts(rec.kind, rec.opt_out) else [])
         return row_id
 
 
