@@ -6,7 +6,8 @@ Seeds a synthetic campaign (tests/fixtures/seed.py:synthetic_chunks: ~3 sends pe
 of targets with a reply) by bulk insert — stdlib sqlite3 executemany for SQLite, COPY for
 PostgreSQL — into a fresh database migrated to head, computes the targets' outcome facts
 (probe.store.facts.refresh_campaign, what migration 0009's backfill does; timed as `facts_s`), runs
-ANALYZE, then times, in the same run:
+ANALYZE (PostgreSQL: VACUUM ANALYZE of the rewritten targets, as autovacuum would), then times, in
+the same run:
 
 - baseline: SELECT COUNT(*) FROM target (what a trivial full scan costs on this machine);
 - baseline: targets GROUP BY state + sends GROUP BY wave, state (the bare GROUP BY of the figures);
@@ -122,8 +123,14 @@ async def fill_facts(url: str) -> float:
             await refresh_campaign(s, 1)
         elapsed = time.perf_counter() - started
         async with engine.connect() as conn:
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
+            if engine.dialect.name == "postgresql":
+                # Every target row was rewritten: what autovacuum would do next, so that the
+                # report's index-only scans need no heap fetches (the visibility map).
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE target")
+            else:
+                await conn.exec_driver_sql("ANALYZE")
+                await conn.commit()
         return elapsed
     finally:
         await engine.dispose()
