@@ -32,6 +32,7 @@ log = logging.getLogger("probe.daemon")
 
 MIN_INTERVAL_S = 0.2
 MAX_BACKOFF_S = 60.0
+WAKE_GAP_S = 1.0
 
 
 async def campaign_closed(service: Service, now: datetime) -> bool:
@@ -195,6 +196,8 @@ class Daemon:
             return
         interval = max(self.clock.real_seconds(self.service.settings.schedule.tick_every), MIN_INTERVAL_S)
         ours = {"", str(self.service.campaign_id)}
+        loop = asyncio.get_running_loop()
+        last_woken = -WAKE_GAP_S
         while not self.stop_event.is_set():
             try:
                 async with Listener(self.service.engine, CHANNEL_SENDS, CHANNEL_REPLIES) as wake:
@@ -205,8 +208,13 @@ class Daemon:
                         # No payloads: the connection was lost and is back (news may have been missed).
                         if wake.payloads and ours.isdisjoint(wake.payloads):
                             continue
+                        # At most one woken pass per WAKE_GAP_S: a `probe import` of thousands of
+                        # replies must not keep every worker passing back to back.
+                        if (gap := last_woken + WAKE_GAP_S - loop.time()) > 0:
+                            await self._sleep(gap)
                         self.wakeups += 1
                         await self.one_pass(do_poll=False)
+                        last_woken = loop.time()
             except (SQLAlchemyError, OSError) as exc:
                 self.listening.clear()
                 log.warning("listening for new sends: %s; again in %.0f s", exc, MAX_BACKOFF_S / 6)
