@@ -34,6 +34,7 @@ from probe.store.inbox import (
     target_by_message_id,
     target_by_token,
 )
+from probe.store.notify import CHANNEL_REPLIES, notify
 from probe.store.sends import defer_sends
 
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
             return None
         if target_id is not None:
             await apply_effect(service, session, target_id, row_id, parsed, verdict, received, now)
+            # The other workers wake when this commits (an import, or the mailbox's one poller): their
+            # next pass sees the target settled at once, e.g. `probe run` stops when it was the last.
+            await notify(session, CHANNEL_REPLIES, str(campaign_id))
     log.info("message kind=%s answer=%s matched=%s sender=%s", verdict.kind, verdict.answer,
              method or "no", parsed.from_addr)
     return Ingested(row_id, verdict.kind, verdict.answer, target_id, method, parsed.from_addr)
