@@ -98,10 +98,10 @@ def test_a_database_behind_the_head_exits_2_naming_db_upgrade_without_alembic(co
 def test_the_command_table_matches_what_the_modules_register() -> None:
     full = build_parser()
     (sub,) = [a for a in full._actions if a.dest == "command"]
-    assert set(sub.choices) == set(COMMANDS)   # type: ignore[arg-type]
+    assert set(sub.choices) == set(COMMANDS)
     for command, module in COMMANDS.items():
         (one,) = [a for a in build_parser(command)._actions if a.dest == "command"]
-        assert command in one.choices, (command, module)   # type: ignore[operator]
+        assert command in one.choices, (command, module)
 
 
 def test_the_chosen_command_is_the_first_word_that_is_not_an_option() -> None:
