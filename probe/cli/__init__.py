@@ -44,11 +44,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def chosen_command(argv: Sequence[str]) -> str | None:
     """The command a command line names, if it is one probe knows (the global options take no value,
-    so it is the first word that is not an option)."""
+    so it is the first word that is not an option). None when the top-level parser answers itself
+    (`probe -h status` is the list of every command)."""
     for word in argv:
         if not word.startswith("-"):
             return word if word in COMMANDS else None
-        if word == "--":
+        if word in ("--", "-h", "--help", "--version"):
             return None
     return None
 

@@ -110,6 +110,7 @@ def test_the_chosen_command_is_the_first_word_that_is_not_an_option() -> None:
     assert chosen_command(["db", "upgrade", "x.toml"]) == "db"
     assert chosen_command(["--help"]) is None
     assert chosen_command(["--version"]) is None
+    assert chosen_command(["-h", "status"]) is None             # the top-level help lists every command
     assert chosen_command(["stauts", "x.toml"]) is None          # the whole parser says what exists
     assert chosen_command([]) is None
 
@@ -119,6 +120,9 @@ def test_help_and_a_misspelt_command_still_list_every_command(capsys: pytest.Cap
         probe.cli.main(["--help"])
     out = capsys.readouterr().out
     assert all(command in out for command in COMMANDS)
+    with pytest.raises(SystemExit):
+        probe.cli.main(["-h", "status"])
+    assert capsys.readouterr().out == out
     with pytest.raises(SystemExit) as exit_:
         probe.cli.main(["stauts", "x.toml"])
     assert exit_.value.code == 2
