@@ -30,7 +30,6 @@ from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
 from probe.store import research as research_store
-from probe.store.inbox import changed_answers
 
 ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.NO,
                "u": Answer.UNCLEAR, "unclear": Answer.UNCLEAR}
@@ -322,6 +321,10 @@ async def _review_walk(settings: Settings, include_all: bool, who: str, now: dat
         async with sessions() as session:
             cid = await _campaign_id(session, settings)
             rows = await agg.review_rows(session, cid, include_all=include_all, limit=None)
+            # Here, not at the top: the inbox module (and the send lifecycle it imports) is a write
+            # path that `report` and `replies` do not need.
+            from probe.store.inbox import changed_answers
+
             changed = await changed_answers(session, cid)
         for c in changed:   # the first clear answer replaced a provisional unclear (lifecycle table)
             print(f"answer changed: {c.email}: {c.first} → {c.now} (reply {c.deciding_message_id})", file=sys.stderr)
