@@ -77,7 +77,7 @@ class SchemaBehindError(StoreError):
     (or `probe launch`). Bad input to fix, so the CLI exits 2 like an InputError."""
 
 
-def not_launched(name: str, config: str) -> InputError:
+def not_launched(name: str, config: str | None) -> InputError:
     """The one "campaign not launched" error: the campaign named in the config has no row yet."""
     return InputError(f"campaign {name!r} is not in the database: it has not been launched", file=config,
-                      field="campaign.name", hint=f"run: probe launch {config}")
+                      field="campaign.name", hint=f"run: probe launch {config or 'CONFIG'}")

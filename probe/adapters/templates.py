@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedErro
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from probe.core.templatenames import html_sibling
 from probe.errors import TemplateError
 
 if TYPE_CHECKING:
@@ -214,12 +215,6 @@ def _parse_template(path: Path, source: str, html_path: Path | None, html_source
     if html_path is not None and html_source is not None:
         html = _Part(html_path, 1, *_compile(_HTML_ENV, html_source, html_path, 1, "the HTML body"))
     return WaveTemplate(path, subject, tuple(h for h in headers if h is not subject), body, html)
-
-
-def html_sibling(path: Path) -> Path:
-    """`initial.txt.j2` → `initial.html.j2`; any other name → `name.html.j2` (kept in step with config)."""
-    name = path.name.removesuffix(".txt.j2").removesuffix(".j2")
-    return path.with_name(f"{name}.html.j2")
 
 
 def _variable_of(exc: Exception) -> str | None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, prepare_database
+from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, with_campaign
 from probe.core.durations import format_duration
 from probe.errors import InputError
+
+if TYPE_CHECKING:
+    from probe.api import Campaign
 
 T = TypeVar("T")
 
@@ -110,32 +112,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run_purge)
 
 
-def with_campaign(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
-                  launched: bool = True, migrate: bool = False, read_only: bool = False) -> T:
-    """Open the campaign through the library face (probe.api.Campaign), run `work(campaign)` in an
-    event loop. Only launch migrates the schema; the other commands name `probe db upgrade` when
-    the database is behind."""
-    from probe.api import Campaign
-
-    if migrate:
-        prepare_database(settings)   # Alembic runs its own event loop: before ours starts
-
-    async def go() -> T:
-        async with Campaign.open(settings, check_plan=check_plan, read_only=read_only) as campaign:
-            if launched:
-                campaign.service.require_campaign()
-            return await work(campaign)
-
-    return asyncio.run(go())
-
-
-def with_service(settings: Any, work: Callable[[Any], Awaitable[T]], *, check_plan: bool = False,
-                 launched: bool = True, read_only: bool = False) -> T:
-    """`with_campaign` for the commands that still call the service directly."""
-    return with_campaign(settings, lambda campaign: work(campaign.service), check_plan=check_plan,
-                         launched=launched, read_only=read_only)
-
-
 def _local(dt: datetime, zone: Any) -> str:
     return dt.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
@@ -196,7 +172,7 @@ def run_launch(args: argparse.Namespace) -> int:
                   "writing the plan…")
     try:
         summary = with_campaign(settings, lambda campaign: campaign.launch(now, strict=args.strict),
-                                launched=False, migrate=True)
+                                read_only=False, launched=False, migrate=True)
     except BaseException:
         progress.finish("stopped")   # end the line, so the error below starts on its own
         raise
@@ -220,7 +196,7 @@ def run_launch(args: argparse.Namespace) -> int:
 def run_tick(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    result = with_campaign(settings, lambda campaign: campaign.tick(now), check_plan=True)
+    result = with_campaign(settings, lambda campaign: campaign.tick(now), read_only=False, check_plan=True)
     print(result.summary())
     uncertain = result.dispatched.uncertain + result.dispatched.found_uncertain
     if uncertain:
@@ -234,8 +210,8 @@ def run_tick(args: argparse.Namespace) -> int:
 
 
 def run_daemon(args: argparse.Namespace) -> int:
+    from probe.cli.run_notes import closed_message, started_message
     from probe.service.clock import Clock
-    from probe.service.daemon import Daemon
 
     settings = load(args.config)
     start = parse_now(args.now, settings) if args.now else None
@@ -243,17 +219,14 @@ def run_daemon(args: argparse.Namespace) -> int:
         raise InputError("--speed must be positive", field="--speed", hint="e.g. --speed 3600")
     clock = Clock(start, args.speed)
 
-    async def work(service: Any) -> int:
-        from probe.cli.run_notes import closed_message, started_message
+    async def work(campaign: Campaign) -> int:
+        print(await started_message(campaign.service, clock, keep_running=args.keep_running), file=sys.stderr)
+        result = await campaign.run(clock, keep_running=args.keep_running)
+        if result.closed:
+            print(closed_message(campaign.service), file=sys.stderr)
+        return result.code
 
-        print(await started_message(service, clock, keep_running=args.keep_running), file=sys.stderr)
-        daemon = Daemon(service, clock, keep_running=args.keep_running)
-        code = await daemon.run()
-        if daemon.closed:
-            print(closed_message(service), file=sys.stderr)
-        return code
-
-    return with_service(settings, work, check_plan=True)
+    return with_campaign(settings, work, read_only=False, check_plan=True)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -261,8 +234,7 @@ def run_status(args: argparse.Namespace) -> int:
 
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    s, workers = with_campaign(settings, lambda campaign: _with_workers(campaign, campaign.status(now)),
-                               read_only=True)
+    s, workers = with_campaign(settings, lambda campaign: _with_workers(campaign, campaign.status(now)))
     if args.health:
         limit = 3 * settings.schedule.tick_every
         age = datetime.now(UTC) - s.last_pass_at if s.last_pass_at else None
@@ -348,12 +320,11 @@ def run_import(args: argparse.Namespace) -> int:
         raise InputError(f"{args.path} does not exist", file=str(args.path),
                          hint="give an mbox file, a maildir, a folder of .eml files or one .eml file")
     from probe.cli.progress import Progress
-    from probe.service.poll import import_files
 
     progress = Progress("import", unit="messages")
     try:
-        result = with_service(settings, lambda service: import_files(service, args.path, now,
-                                                                     on_message=progress.advance))
+        result = with_campaign(settings, lambda campaign: campaign.import_(args.path, now, on_message=progress.advance),
+                               read_only=False)
     finally:
         progress.done()
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())) or "none"
@@ -363,9 +334,6 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from probe.service.dispatch import replanner
-    from probe.store.sends import ResolveRefused, resolve_send
-
     if args.auto:
         if args.send_id is not None:
             raise InputError("--auto settles every uncertain send: it takes no SEND_ID", field="SEND_ID",
@@ -377,18 +345,8 @@ def run_resolve(args: argparse.Namespace) -> int:
                          hint=f"probe status {args.config} lists the uncertain and failed sends with their ids")
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    note = args.note or ("confirmed sent" if args.sent else "resend")
-
-    async def work(service: Any) -> Any:
-        return await resolve_send(service.sessions, campaign_id=service.campaign_id, send_id=args.send_id,
-                                  sent=args.sent, note=note, now=now, replan=replanner(service))
-
-    try:
-        was = with_service(settings, work)
-    except ResolveRefused as exc:
-        raise InputError(str(exc), field="SEND_ID",
-                         hint=f"probe status {args.config} lists this campaign's uncertain and failed sends"
-                         ) from None
+    was = with_campaign(settings, lambda campaign: campaign.resolve(args.send_id, now, sent=args.sent, note=args.note),
+                        read_only=False)
     done = "recorded as sent" if args.sent else "planned again: the next pass sends it"
     print(f"send {args.send_id} ({was}): {done}")
     return 0
@@ -396,15 +354,9 @@ def run_resolve(args: argparse.Namespace) -> int:
 
 def run_resolve_auto(args: argparse.Namespace) -> int:
     """Settle from the Sent folder what can be proven sent; list the rest (exit 1 while any remain)."""
-    from probe.service.resolve import auto_resolve
-
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    if settings.imap is None:   # before touching the database: the fix is in the config
-        from probe.service.resolve import missing_imap
-
-        raise missing_imap(str(settings.path))
-    result = with_service(settings, lambda service: auto_resolve(service, now))
+    result = with_campaign(settings, lambda campaign: campaign.resolve_auto(now), read_only=False)
     if result.folders:
         print("searched " + ", ".join(repr(f) for f in result.folders))
     for s in result.settled:
@@ -423,20 +375,11 @@ def run_resolve_auto(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    from probe.store.purge import purge_campaign
-
     settings = load(args.config)
     if not args.yes:
         raise InputError("purge deletes every target, send and message of the campaign", field="--yes",
                          hint=f"run: probe purge {args.config} --yes")
-
-    async def purge(service: Any) -> dict[str, int]:
-        async with service.sessions() as session:
-            return await purge_campaign(session, service.campaign_id, forget_suppressed=args.forget_suppressed)
-
-    counts = with_service(settings, purge)
+    counts = with_campaign(settings, lambda campaign: campaign.purge(forget_suppressed=args.forget_suppressed),
+                           read_only=False)
     print(f"campaign {settings.campaign.name!r} purged: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
-
-
-

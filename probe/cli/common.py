@@ -1,16 +1,20 @@
-"""What every command does the same way: load the config, read --now, prepare the database."""
+"""What every command does the same way: load the config, read --now, open the campaign."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from probe.errors import InputError
 
 if TYPE_CHECKING:  # heavy imports wait until a command needs them: `probe --help` stays fast
+    from probe.api import Campaign
     from probe.config import Settings
+
+T = TypeVar("T")
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +48,29 @@ def parse_now(text: str | None, settings: Settings) -> datetime:
     return value.astimezone(UTC)
 
 
-def prepare_database(settings: Settings) -> None:
-    """Bring the schema to the version this probe needs (Alembic; no event loop may be running)."""
-    from probe.store.engine import upgrade
+def with_campaign(settings: Settings, work: Callable[[Campaign], Awaitable[T]], *, read_only: bool = True,
+                  check_plan: bool = False, launched: bool = True, migrate: bool = False) -> T:
+    """Open the campaign through the library face (probe.api.Campaign) and run `work(campaign)` in
+    one event loop. Read-only by default; only launch migrates the schema, the other commands name
+    `probe db upgrade` when the database is behind."""
+    import asyncio
 
-    upgrade(settings.database.url)
+    from probe.api import Campaign
+
+    async def go() -> T:
+        async with Campaign.open(settings, read_only=read_only, migrate=migrate, check_plan=check_plan) as campaign:
+            if launched:
+                campaign.service.require_campaign()
+            return await work(campaign)
+
+    return asyncio.run(go())
+
+
+def user() -> str:
+    """Who is recording an answer (kept with it)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, TextIO
 
-from probe.cli.common import add_config_argument, add_now_argument, load, parse_now, prepare_database
+from probe.cli.common import add_config_argument, add_now_argument, load, parse_now
 from probe.errors import InputError
 from probe.service.experiment import sender_for
 
@@ -132,7 +132,6 @@ def run_send_test(args: argparse.Namespace) -> int:
             raise InputError(f"--wave {args.wave}: the campaign has waves 0 to {waves[-1]}", field="--wave",
                              hint="0 is the initial email, 1 the first reminder, …")
         waves = [args.wave]
-    prepare_database(settings)
     results = asyncio.run(send_tests(settings, checked.templates, row, waves, to, now))
     failed = 0
     for wave, outcome in results:
@@ -150,31 +149,45 @@ def run_send_test(args: argparse.Namespace) -> int:
 
 async def send_tests(settings: Any, templates: Any, row: Any, waves: list[int], to: str,
                      now: datetime) -> list[tuple[int, Any]]:
+    """Send the test messages through the campaign's SMTP account and record each one accepted in
+    `test_send`. No migration (only launch and `probe db upgrade` change the schema): on a database
+    without probe's tables yet — send-test comes before launch — the tests go out unrecorded."""
+    from probe.api import Campaign
+    from probe.errors import SchemaBehindError
+
+    try:
+        async with Campaign.open(settings, read_only=False) as campaign:
+            return await _send(campaign.service, templates, row, waves, to, now, record=True)
+    except SchemaBehindError as exc:
+        from probe.service.wiring import Service
+
+        print(f"note: the tests are not recorded in the database: {exc}", file=sys.stderr)
+        service = Service(settings, None, None)  # type: ignore[arg-type]  # the SMTP account only
+        return await _send(service, templates, row, waves, to, now, record=False)
+
+
+async def _send(service: Any, templates: Any, row: Any, waves: list[int], to: str, now: datetime, *,
+                record: bool) -> list[tuple[int, Any]]:
     from probe.adapters.smtp import SmtpSender
-    from probe.service.wiring import Service
-    from probe.store.engine import make_engine, make_sessionmaker
     from probe.store.tables import TestSend
 
-    account = Service(settings, None, None).smtp_account()  # type: ignore[arg-type]  # settings only
+    settings = service.settings
     prefix = f"probe-test.{secrets.token_hex(8)}"
     messages = build_messages(settings, templates, row, waves, date=now, id_prefix=prefix)
     envelope_from = settings.campaign.from_address
-    sender = SmtpSender(account)
+    sender = SmtpSender(service.smtp_account())
     results = []
-    engine = make_engine(settings.database.url)
     try:
         await sender.connect()   # an unusable account: one clear error naming the key, nothing sent
-        sessions = make_sessionmaker(engine)
         for wave, message in messages:
             message[TEST_HEADER] = f"send-test of wave {wave} for {row.address}; not a send to a target"
             outcome = await sender.send(message, sender=envelope_from, recipient=to)
             results.append((wave, outcome))
-            if outcome.kind == "sent":
-                async with sessions.begin() as session:
+            if record and outcome.kind == "sent":
+                async with service.sessions.begin() as session:
                     session.add(TestSend(campaign_name=settings.campaign.name, target_email=row.email, wave=wave,
                                          to_address=to, message_id=message["Message-ID"],
                                          smtp_reply=outcome.reply, sent_at=datetime.now(UTC)))
     finally:
         await sender.close()
-        await engine.dispose()
     return results

@@ -1,64 +1,35 @@
 """`probe report`, `probe replies`, `probe review` and `probe export`: reading a campaign's results.
 
 Each command loads the config, opens the campaign through probe.api (read-only where it only
-reads; no migration), then does its async work in one asyncio.run. Machine output goes to stdout
-(or --output); notes go to stderr.
+reads; no migration), calls it, and prints. Machine output goes to stdout (or --output); notes go
+to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING, Any, TextIO
 
 from probe import csvout
-from probe.cli.common import load, parse_now
-from probe.config import Settings
+from probe.cli.common import load, parse_now, user, with_campaign
 from probe.core.model import Answer
-from probe.errors import InputError, not_launched
+from probe.errors import InputError
 from probe.report import render
-from probe.report.research import ResearchOptions
-from probe.report.summary import build_report
-from probe.store import aggregates as agg
-from probe.store import research as research_store
+
+if TYPE_CHECKING:
+    from probe.api import Campaign
 
 ANSWER_KEYS = {"y": Answer.YES, "yes": Answer.YES, "n": Answer.NO, "no": Answer.NO,
                "u": Answer.UNCLEAR, "unclear": Answer.UNCLEAR}
 
 
 # ---------------------------------------------------------------- plumbing
-
-@asynccontextmanager
-async def _sessions(settings: Settings, *, read_only: bool = False) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """The campaign's sessions through the one composition root (probe.api.Campaign). read_only: a
-    report on a big campaign reads for seconds without blocking a `tick` writing."""
-    from probe.api import Campaign
-
-    async with Campaign.open(settings, read_only=read_only) as campaign:
-        yield campaign.service.sessions
-
-
-async def _campaign_id(session: AsyncSession, settings: Settings) -> int:
-    campaign = await agg.get_campaign(session, settings.campaign.name)
-    if campaign is None:
-        raise not_launched(settings.campaign.name, str(settings.path))
-    return campaign.id
-
-
-def _prepare(args: argparse.Namespace) -> Settings:
-    # No migration here: only launch and `probe db upgrade` change the schema; a database that is
-    # behind makes Campaign.open say "run: probe db upgrade".
-    return load(args.config)
-
 
 def _open_output(path: Path | None, *, encoding: str = "utf-8") -> TextIO:
     if path is None:
@@ -81,12 +52,29 @@ def _finish(out: TextIO, path: Path | None, what: str) -> None:
 # ---------------------------------------------------------------- report
 
 def run_report(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
+    settings = load(args.config)
     now = parse_now(args.now, settings)
+    sep = parse_sep(args.sep) if args.format == "csv" else None
+    if args.format == "csv" and args.by is not None:
+        print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
+    if args.format != "csv" and args.sep is not None:
+        print("note: --sep only applies to --format csv", file=sys.stderr)
+
     # CSV for Excel users gets a BOM in a file (Excel reads UTF-8 correctly only with one).
     out = _open_output(args.output, encoding="utf-8-sig" if args.format == "csv" else "utf-8")
+
+    async def work(campaign: Campaign) -> None:
+        if args.format == "csv":   # streamed, chunk by chunk
+            await campaign.write_report_csv(out, sep=sep)
+        elif args.format == "json":
+            out.write(await campaign.report_json(now, by=args.by))
+        elif args.format == "table":
+            out.write(await campaign.report_table(now, by=args.by, lang=args.lang))
+        else:
+            out.write(await campaign.report_html(now, by=args.by, lang=args.lang))
+
     try:
-        asyncio.run(_report(settings, args, now, out))
+        with_campaign(settings, work, launched=False)   # an unknown campaign: the report's own error
     except BaseException:
         if args.output is not None:
             out.close()
@@ -95,81 +83,13 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def csv_separator(settings: Settings, sep: str | None) -> str:
-    """`--sep`, else the targets file's own separator (`;` from French Excel), else `,`."""
-    from probe.adapters.targets import sniff_delimiter
-
+def parse_sep(sep: str | None) -> str | None:
+    """`--sep` as a separator; None when not given (the targets file's own is used)."""
     try:
-        chosen = csvout.parse_sep(sep)
+        return csvout.parse_sep(sep)
     except ValueError as exc:
         raise InputError(str(exc), field="--sep", hint="write --sep ';' for French Excel, --sep ',' otherwise"
                          ) from None
-    if chosen is not None:
-        return chosen
-    try:
-        return sniff_delimiter(settings.targets.file)
-    except OSError:
-        return ","
-
-
-def _fold(name: str) -> str:
-    from probe.adapters.targets import variable_name
-
-    return variable_name(name)
-
-
-def resolve_field(by: str, fields: list[str]) -> str:
-    """`--by Secteur` (the user's header) → `secteur` (the stored field): the same rule that turns
-    a header into a template variable, so case, accents and spaces do not matter."""
-    if by in fields:
-        return by
-    matches = [f for f in fields if _fold(f) == _fold(by)]
-    return matches[0] if len(matches) == 1 else by
-
-
-def report_lang(settings: Settings, lang: str | None) -> str:
-    from probe.report.i18n import lang_from_locale
-
-    return lang or lang_from_locale(settings.campaign.locale)
-
-
-async def _report(settings: Settings, args: argparse.Namespace, now: datetime, out: TextIO) -> None:
-    zone = settings.campaign.zone
-    async with _sessions(settings, read_only=True) as sessions, sessions() as session:
-        if args.format == "csv":
-            cid = await _campaign_id(session, settings)
-            fields = await agg.field_names(session, cid)
-            if args.by is not None:
-                print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
-            await render.write_csv(out, fields, research_store.with_dispositions(
-                session, cid, agg.stream_targets(session, cid)),
-                                   sep=csv_separator(settings, args.sep), zone=zone)
-            return
-        if args.sep is not None:
-            print("note: --sep only applies to --format csv", file=sys.stderr)
-        by = args.by
-        if by is not None:
-            campaign = await agg.get_campaign(session, settings.campaign.name)
-            if campaign is not None:
-                by = resolve_field(by, await agg.field_names(session, campaign.id))
-        report = await build_report(session, settings.campaign.name, now=now, by=by,
-                                    source=str(settings.path), options=research_options(settings),
-                                    variants=[v.name for v in settings.variants])
-        if args.format == "json":
-            out.write(render.render_json(report))
-        elif args.format == "table":
-            out.write(render.render_table(report, report_lang(settings, args.lang), zone))
-        else:
-            cid = await _campaign_id(session, settings)
-            timeline = await agg.answer_timeline(session, cid)
-            review = await agg.review_rows(session, cid)
-            out.write(render.render_html(report, timeline, review, report_lang(settings, args.lang), zone))
-
-
-def research_options(settings: Settings) -> ResearchOptions:
-    from probe.api import research_options as options
-
-    return options(settings)  # one definition, shared with the library face
 
 
 # ---------------------------------------------------------------- replies
@@ -207,38 +127,37 @@ def _cell(value: Any, width: int) -> str:
 
 
 def run_replies(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
-    asyncio.run(_replies(settings, args, sys.stdout))
-    return 0
-
-
-async def _replies(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    settings = load(args.config)
+    zone = settings.campaign.zone
     widths = {"id": 6, "received_at": 20, "sender": 28, "subject": 32, "target_email": 28, "kind": 14,
               "answer": 8, "override": 8, "match_method": 16, "auth": 12}
-    async with _sessions(settings, read_only=True) as sessions, sessions() as session:
-        cid = await _campaign_id(session, settings)
-        first, count = True, 0
+    out = sys.stdout
+
+    async def work(campaign: Campaign) -> int:
+        count = 0
         if args.format == "json":
             out.write("[")
         else:
             out.write("  ".join(_cell(c, w) for c, w in widths.items()).rstrip() + "\n")
-        async for chunk in agg.stream_inbound(session, cid, unmatched=args.unmatched, kind=args.kind):
-            for row in chunk:
-                record = _reply_record(row)
-                count += 1
-                if args.format == "json":
-                    out.write(("\n" if first else ",\n") + json.dumps(record, ensure_ascii=False))
-                    first = False
-                else:
-                    # The table is for a person: the campaign's wall-clock time, to the minute.
-                    received = row["received_at"]
-                    record["received_at"] = (received.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M")
-                                             if isinstance(received, datetime) else "")
-                    out.write("  ".join(_cell(record[c], w) for c, w in widths.items()).rstrip() + "\n")
-        if args.format == "json":
-            out.write("\n]\n" if count else "]\n")
-        else:
-            print(f"{count} message(s)", file=sys.stderr)
+        async for row in campaign.stream_replies(unmatched=args.unmatched, kind=args.kind):
+            record = _reply_record(row)
+            count += 1
+            if args.format == "json":
+                out.write(("\n" if count == 1 else ",\n") + json.dumps(record, ensure_ascii=False))
+            else:
+                # The table is for a person: the campaign's wall-clock time, to the minute.
+                received = row["received_at"]
+                record["received_at"] = (received.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                                         if isinstance(received, datetime) else "")
+                out.write("  ".join(_cell(record[c], w) for c, w in widths.items()).rstrip() + "\n")
+        return count
+
+    count = with_campaign(settings, work)
+    if args.format == "json":
+        out.write("\n]\n" if count else "]\n")
+    else:
+        print(f"{count} message(s)", file=sys.stderr)
+    return 0
 
 
 # ---------------------------------------------------------------- review
@@ -254,11 +173,11 @@ def _parse_set(text: str, field: str = "--set") -> tuple[int, Answer | None]:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
+    settings = load(args.config)
     decisions = [_parse_set(s) for s in args.overrides]
     codes = [_parse_set(s, field="--code") for s in getattr(args, "codes", [])]
     now = parse_now(args.now, settings)
-    who = _user()
+    who = user()
     sample = getattr(args, "sample", None)
     if sample is not None and sample < 1:
         raise InputError(f"--sample {sample} is not a number of replies", field="--sample",
@@ -266,17 +185,27 @@ def run_review(args: argparse.Namespace) -> int:
     if sample is None and (args.seed is not None or args.list_sample):
         raise InputError("--seed and --list go with --sample", field="--sample",
                          hint="write it like: probe review CONFIG --sample 50 --seed 1")
-    if getattr(args, "not_eligible", []) or getattr(args, "eligible", []):
-        asyncio.run(_review_eligibility(settings, args.not_eligible, args.eligible, who, now))
+    rulings = [*((i, True) for i in getattr(args, "not_eligible", [])),
+               *((i, False) for i in getattr(args, "eligible", []))]
+    if rulings:
+        for ident, email, ruling in _writing(settings, lambda c: c.set_eligibility(rulings, by=who, at=now)):
+            print(f"target {email} (reply {ident}): {'not eligible (NE)' if ruling else 'eligible again'}",
+                  file=sys.stderr)
         if not (decisions or codes or sample is not None):
             return 0
     if decisions:
-        done = asyncio.run(_review_set(settings, decisions, who, now))
+        for done in _writing(settings, lambda c: c.override(decisions, by=who, at=now)):
+            _say_done(done)
         if not (sample is not None or codes):
-            return done
+            return 0
     if sample is not None or codes:
-        return asyncio.run(_review_sample(settings, sample, args.seed, codes, args.list_sample, who, now, _ask))
-    return asyncio.run(_review_walk(settings, args.all, who, now, _ask))
+        return _writing(settings, lambda c: _review_sample(c, sample, args.seed, codes, args.list_sample, who, now,
+                                                           _ask))
+    return _writing(settings, lambda c: _review_walk(c, args.all, who, now, _ask))
+
+
+def _writing(settings: Any, work: Callable[[Campaign], Any]) -> Any:
+    return with_campaign(settings, work, read_only=False)
 
 
 def _ask(prompt: str) -> str:
@@ -286,25 +215,16 @@ def _ask(prompt: str) -> str:
     return input()
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
-
-
-async def _review_set(settings: Settings, decisions: list[tuple[int, Answer | None]], who: str,
-                      now: datetime) -> int:
-    async with _sessions(settings) as sessions, sessions.begin() as session:
-        cid = await _campaign_id(session, settings)
-        for ident, answer in decisions:
-            done = await agg.apply_override(session, cid, ident, answer, by=who, at=now)
-            if done is None:
-                raise InputError(f"no reply with id {ident} in campaign {settings.campaign.name!r}",
-                                 file=str(settings.path), field="--set",
-                                 hint=f"list the ids with: probe replies {settings.path}")
-            _say_done(done)
-    return 0
+async def _key(ask: Callable[[str], str], prompt: str) -> str:
+    """One answer typed by the person: y, n, u, s (or nothing) or q; EOF is q."""
+    while True:
+        try:
+            key = (await asyncio.to_thread(ask, prompt)).strip().lower()
+        except EOFError:
+            key = "q"
+        if key in ANSWER_KEYS or key in ("s", "skip", "", "q", "quit"):
+            return key
+        print("type y, n, u, s or q", file=sys.stderr)
 
 
 def _say_done(done: dict[str, Any]) -> None:
@@ -315,40 +235,22 @@ def _say_done(done: dict[str, Any]) -> None:
           f"(automatic: {automatic}){note}", file=sys.stderr)
 
 
-async def _review_walk(settings: Settings, include_all: bool, who: str, now: datetime,
+async def _review_walk(campaign: Campaign, include_all: bool, who: str, now: datetime,
                        ask: Callable[[str], str]) -> int:
-    async with _sessions(settings) as sessions:
-        async with sessions() as session:
-            cid = await _campaign_id(session, settings)
-            rows = await agg.review_rows(session, cid, include_all=include_all, limit=None)
-            # Here, not at the top: the inbox module (and the send lifecycle it imports) is a write
-            # path that `report` and `replies` do not need.
-            from probe.store.inbox import changed_answers
-
-            changed = await changed_answers(session, cid)
-        for c in changed:   # the first clear answer replaced a provisional unclear (lifecycle table)
-            print(f"answer changed: {c.email}: {c.first} → {c.now} (reply {c.deciding_message_id})", file=sys.stderr)
-        if not rows:
-            print("nothing to review: no unclear replies without an override", file=sys.stderr)
-            return 0
-        for i, row in enumerate(rows, start=1):
-            print(_describe(row, i, len(rows)), file=sys.stderr)
-            while True:
-                try:
-                    key = (await asyncio.to_thread(ask, "answer? [y]es [n]o [u]nclear [s]kip [q]uit: "))
-                except EOFError:
-                    key = "q"
-                key = key.strip().lower()
-                if key in ANSWER_KEYS or key in ("s", "skip", "", "q", "quit"):
-                    break
-                print("type y, n, u, s or q", file=sys.stderr)
-            if key in ("q", "quit"):
-                break
-            if key in ANSWER_KEYS:
-                async with sessions.begin() as session:
-                    done = await agg.apply_override(session, cid, row["id"], ANSWER_KEYS[key], by=who, at=now)
-                if done is not None:
-                    _say_done(done)
+    rows = await campaign.review(include_all=include_all, limit=None)
+    for c in await campaign.changed_answers():   # the first clear answer replaced a provisional unclear
+        print(f"answer changed: {c.email}: {c.first} → {c.now} (reply {c.deciding_message_id})", file=sys.stderr)
+    if not rows:
+        print("nothing to review: no unclear replies without an override", file=sys.stderr)
+        return 0
+    for i, row in enumerate(rows, start=1):
+        print(_describe(row, i, len(rows)), file=sys.stderr)
+        key = await _key(ask, "answer? [y]es [n]o [u]nclear [s]kip [q]uit: ")
+        if key in ("q", "quit"):
+            break
+        if key in ANSWER_KEYS:
+            for done in await campaign.override([(row["id"], ANSWER_KEYS[key])], by=who, at=now):
+                _say_done(done)
     return 0
 
 
@@ -363,141 +265,51 @@ def _describe(row: dict[str, Any], i: int, total: int) -> str:
             f"--- new text ---\n{text}\n----------------")
 
 
-async def _review_eligibility(settings: Settings, not_eligible: list[int], eligible: list[int], who: str,
-                              now: datetime) -> None:
-    async with _sessions(settings) as sessions, sessions.begin() as session:
-        cid = await _campaign_id(session, settings)
-        for ident, ruling in [*((i, True) for i in not_eligible), *((i, False) for i in eligible)]:
-            email = await research_store.set_not_eligible(session, cid, ident, ruling, by=who, at=now)
-            if email is None:
-                raise InputError(f"no reply with id {ident} matched to a target in campaign "
-                                 f"{settings.campaign.name!r}", file=str(settings.path),
-                                 field="--not-eligible" if ruling else "--eligible",
-                                 hint=f"list the ids with: probe replies {settings.path}")
-            state = "not eligible (NE)" if ruling else "eligible again"
-            print(f"target {email} (reply {ident}): {state}", file=sys.stderr)
-
-
-async def _review_sample(settings: Settings, size: int | None, seed: int | None,
+async def _review_sample(campaign: Campaign, size: int | None, seed: int | None,
                          codes: list[tuple[int, Answer | None]], list_only: bool, who: str, now: datetime,
                          ask: Callable[[str], str]) -> int:
     """Draw the blind coding sample up to `size` replies, then record codes (--code) or walk it."""
-    async with _sessions(settings) as sessions:
-        async with sessions.begin() as session:
-            cid = await _campaign_id(session, settings)
-            if size is not None:
-                have = len(await research_store.sample_rows(session, cid, uncoded_only=False))
-                added = await research_store.draw_sample(session, cid, size - have, seed, now)
-                print(f"coding sample: {have + added} replies ({added} drawn now"
-                      f"{'' if seed is None else f', seed {seed}'})", file=sys.stderr)
-            for ident, code in codes:
-                if not await research_store.record_code(session, cid, ident, code, by=who, at=now):
-                    raise InputError(f"reply {ident} is not in the coding sample of {settings.campaign.name!r}",
-                                     file=str(settings.path), field="--code",
-                                     hint=f"list the sample with: probe review {settings.path} --sample N --list")
-        if codes:
-            print(f"{len(codes)} code(s) recorded; automatic answers unchanged", file=sys.stderr)
-            return 0
-        async with sessions() as session:
-            rows = await research_store.sample_rows(session, cid)
-        if list_only:
-            for row in rows:
-                record = {"id": row["id"], "received_at": row["received_at"].isoformat(), "sender": row["sender"],
-                          "subject": row["subject"], "new_text": row["new_text"]}
-                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            return 0
-        if not rows:
-            print("nothing to code: every sampled reply has a code", file=sys.stderr)
-            return 0
-        for i, row in enumerate(rows, start=1):
-            # Blind: the new text only, never probe's answer nor its reasons.
-            text = render.printable((row["new_text"] or "").strip(), keep_newlines=True) or "(no new text)"
-            print(f"\n[{i}/{len(rows)}] sampled reply {row['id']}\nsubject: {render.printable(row['subject'])}\n"
-                  f"--- new text ---\n{text}\n----------------", file=sys.stderr)
-            while True:
-                try:
-                    key = (await asyncio.to_thread(ask, "what does it answer? [y]es [n]o [u]nclear [s]kip [q]uit: "))
-                except EOFError:
-                    key = "q"
-                key = key.strip().lower()
-                if key in ANSWER_KEYS or key in ("s", "skip", "", "q", "quit"):
-                    break
-                print("type y, n, u, s or q", file=sys.stderr)
-            if key in ("q", "quit"):
-                break
-            if key in ANSWER_KEYS:
-                async with sessions.begin() as session:
-                    await research_store.record_code(session, cid, row["id"], ANSWER_KEYS[key], by=who, at=now)
+    total, added = await campaign.code_sample(size, seed, codes, by=who, at=now)
+    if size is not None:
+        print(f"coding sample: {total} replies ({added} drawn now{'' if seed is None else f', seed {seed}'})",
+              file=sys.stderr)
+    if codes:
+        print(f"{len(codes)} code(s) recorded; automatic answers unchanged", file=sys.stderr)
+        return 0
+    rows = await campaign.sample()
+    if list_only:
+        for row in rows:
+            record = {"id": row["id"], "received_at": row["received_at"].isoformat(), "sender": row["sender"],
+                      "subject": row["subject"], "new_text": row["new_text"]}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return 0
+    if not rows:
+        print("nothing to code: every sampled reply has a code", file=sys.stderr)
+        return 0
+    for i, row in enumerate(rows, start=1):
+        # Blind: the new text only, never probe's answer nor its reasons.
+        text = render.printable((row["new_text"] or "").strip(), keep_newlines=True) or "(no new text)"
+        print(f"\n[{i}/{len(rows)}] sampled reply {row['id']}\nsubject: {render.printable(row['subject'])}\n"
+              f"--- new text ---\n{text}\n----------------", file=sys.stderr)
+        key = await _key(ask, "what does it answer? [y]es [n]o [u]nclear [s]kip [q]uit: ")
+        if key in ("q", "quit"):
+            break
+        if key in ANSWER_KEYS:
+            await campaign.code_sample(None, None, [(row["id"], ANSWER_KEYS[key])], by=who, at=now)
     return 0
 
 
 # ---------------------------------------------------------------- export
 
-SEND_COLUMNS = ["target_email", "wave", "state", "due_at", "sent_at", "message_id", "smtp_reply", "attempts",
-                "last_error"]
-EXPORT_REPLY_COLUMNS = ["id", "received_at", "sender", "subject", "kind", "answer", "override", "override_by",
-                        "override_at", "match_method", "target_email", "message_id", "sha256", "raw_file",
-                        "spf", "dkim", "dmarc", "domain_passed"]
-
-
-def _text(value: Any, zone: tzinfo = UTC) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return csvout.local_time(value, zone)
-    return str(value)
-
-
 def run_export(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
-    folder: Path = args.output
-    try:
-        (folder / "raw").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create {folder}: {exc.strerror}", field="--output",
-                         hint="give a folder you can write to") from exc
-    sep = csv_separator(settings, args.sep)
-    sends, replies, raw = asyncio.run(_export(settings, folder, sep))
-    print(f"exported {sends} sends, {replies} replies and {raw} raw messages to {folder}", file=sys.stderr)
-    return 0
-
-
-async def _export(settings: Settings, folder: Path, sep: str = ",") -> tuple[int, int, int]:
     from probe.cli.progress import Progress
 
-    sends = replies = raw_files = 0
-    zone = settings.campaign.zone
+    settings = load(args.config)
+    sep = parse_sep(args.sep)
+    folder: Path = args.output
     progress = Progress("export", unit="sends and replies")
-    async with _sessions(settings, read_only=True) as sessions, sessions() as session:
-        cid = await _campaign_id(session, settings)
-        with (folder / "sends.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csvout.SafeWriter(f, sep)
-            writer.writerow(SEND_COLUMNS)
-            async for chunk in agg.stream_sends(session, cid):
-                writer.writerows([_text(row[c], zone) for c in SEND_COLUMNS] for row in chunk)
-                sends += len(chunk)
-                progress.advance(len(chunk))
-        with (folder / "replies.csv").open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csvout.SafeWriter(f, sep)
-            writer.writerow(EXPORT_REPLY_COLUMNS)
-            async for chunk in agg.stream_inbound(session, cid, with_raw=True, chunk_size=100):
-                for row in chunk:
-                    raw_file = ""
-                    if row["raw"] is not None:
-                        raw_file = f"raw/{row['id']}.eml"
-                        (folder / raw_file).write_bytes(row["raw"])
-                        raw_files += 1
-                    auth = row.get("authenticity") if isinstance(row.get("authenticity"), dict) else {}
-                    values = {**row, "override": row["override_answer"], "message_id": row["message_id_header"],
-                              "sha256": row["raw_sha256"], "raw_file": raw_file,
-                              "spf": auth.get("spf"), "dkim": auth.get("dkim") or auth.get("dkim_verified"),
-                              "dmarc": auth.get("dmarc"),
-                              "domain_passed": {True: "yes", False: "no"}.get(auth.get("domain_passed"))}
-                    writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
-                    replies += 1
-                    progress.advance()
-        from probe.cli.experiment_export import export_experiment
-
-        await export_experiment(session, settings, cid, folder, sep)
+    done = with_campaign(settings, lambda campaign: campaign.export(folder, sep=sep, on_rows=progress.advance))
     progress.done()
-    return sends, replies, raw_files
+    print(f"exported {done.sends} sends, {done.replies} replies and {done.raw_files} raw messages to {folder}",
+          file=sys.stderr)
+    return 0

@@ -223,13 +223,13 @@ async def _report(svc: Any) -> tuple[dict[str, Any], str]:
     from probe.report.render import render_html
     from probe.report.summary import build_report
     from probe.store import aggregates
+    from probe.store import review as review_store
 
     now = END.astimezone(UTC) + timedelta(hours=1)
+    campaign_id = svc.require_campaign()
     async with svc.sessions() as session:
         report = await build_report(session, CAMPAIGN_NAME, now=now)
-        campaign = await aggregates.get_campaign(session, CAMPAIGN_NAME)
-        assert campaign is not None
-        timeline = await aggregates.answer_timeline(session, campaign.id)
-        review = await aggregates.review_rows(session, campaign.id)
+        timeline = await aggregates.answer_timeline(session, campaign_id)
+        review = await review_store.review_rows(session, campaign_id)
     return report, render_html(report, timeline, review, "en", PARIS)  # the table's language and zone
 

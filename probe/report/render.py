@@ -224,7 +224,7 @@ def csv_row(fields: Sequence[str], target: dict[str, Any], zone: tzinfo = UTC) -
 
 def render_csv(fields: Sequence[str], targets: Iterable[dict[str, Any]], *, header: bool = True,
                sep: str = ",", zone: tzinfo = UTC) -> str:
-    """Rows (from aggregates.stream_targets) as CSV text; `fields` first, then the outcome columns.
+    """Rows (from exports.stream_targets) as CSV text; `fields` first, then the outcome columns.
     Cells are spreadsheet-safe (probe.csvout); times in `zone` with their offset."""
     buffer = io.StringIO()
     writer = csvout.SafeWriter(buffer, sep)
@@ -302,7 +302,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
                 review: Sequence[dict[str, Any]] = (), lang: str = "en", zone: tzinfo = UTC) -> str:
     """The whole report as one HTML page in `lang` (probe.report.i18n), times in `zone` (the campaign's),
     from templates/report.html.j2 (autoescaped). `timeline` is aggregates.answer_timeline() (its waves
-    place the reminders on the answer curve); `review` the unclear replies (aggregates.review_rows)."""
+    place the reminders on the answer curve); `review` the unclear replies (review.review_rows)."""
     from markupsafe import Markup
 
     from probe.report import i18n, table

@@ -32,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from probe.core.model import Answer, SendState
 from probe.core.stats import rate, wilson_interval
-from probe.errors import InputError
+from probe.errors import InputError, not_launched
 from probe.report import experiment, research
 from probe.report.research import ResearchOptions
 from probe.store import aggregates as agg
 from probe.store import experiment as experiment_store
+from probe.store.campaigns import get_campaign
 
 #: A segment with fewer reachable targets than this is shown but not ranked.
 MIN_RANKABLE = 10
@@ -104,10 +105,9 @@ async def build_report(session: AsyncSession, campaign_name: str, *, now: dateti
     `options` the [report] settings; `variants` an experiment's arms in the config's order (the
     first is the one the others are compared with)."""
     options = options or ResearchOptions()
-    campaign = await agg.get_campaign(session, campaign_name)
+    campaign = await get_campaign(session, campaign_name)
     if campaign is None:
-        raise InputError(f"campaign {campaign_name!r} is not in the database", file=source,
-                         field="campaign.name", hint="run `probe launch CONFIG` first")
+        raise not_launched(campaign_name, source)
     if by is not None:
         fields = await agg.field_names(session, campaign.id)
         if by not in fields:

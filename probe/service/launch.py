@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from probe.config import compute_plan_hash
 from probe.core.assignment import assignment_lines
+from probe.core.planhash import plan_hash, with_assignment
 from probe.core.planning import plan_waves, spread_by_domain
 from probe.service.validate import validate_campaign
 from probe.store.campaigns import (
@@ -22,9 +23,18 @@ from probe.store.campaigns import (
 )
 
 if TYPE_CHECKING:
+    from probe.config import Settings
     from probe.service.wiring import Service
 
 log = logging.getLogger("probe.launch")
+
+
+def compute_plan_hash(settings: Settings, assignment: Sequence[tuple[str, str, str]] | None = None) -> str:
+    """The plan hash of the files the settings name as they are on disk now (core/planhash.py);
+    in an experiment it covers every variant's templates and the assignment."""
+    templates = {str(p): p.read_bytes() for p in settings.template_files()}
+    digest = plan_hash(settings.path.read_bytes(), settings.targets.file.read_bytes(), templates)
+    return with_assignment(digest, assignment) if settings.variants else digest
 
 
 @dataclass(frozen=True)

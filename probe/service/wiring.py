@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from probe.config import Settings, compute_plan_hash, read_secret
+from probe.config import Settings, read_secret
 from probe.errors import PlanChangedError, not_launched
 
 # Re-exported: other modules and branches import these two from wiring.
@@ -125,6 +125,8 @@ async def open_service(settings: Settings, *, check_plan: bool = False,
             campaign = await get_campaign(session, settings.campaign.name)
         service = Service(settings, engine, sessions, campaign.id if campaign else None)
         if check_plan:
+            from probe.service.launch import compute_plan_hash
+
             service.require_campaign()
             assert campaign is not None
             assignment = await stored_assignment(sessions, campaign.id) if settings.variants else None

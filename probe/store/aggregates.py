@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import Answer, MessageKind, SendState, TargetState
 from probe.core.stats import interpolate, quantile_position
-from probe.store.tables import Campaign, InboundMessage, Send, Target
+from probe.store.tables import InboundMessage, Send, Target
 
 ALL = ""  # the segment of every target when there is no --by
 QUANTILES = (0.5, 0.9)
@@ -88,10 +88,6 @@ def segment_of(by: str | None) -> ColumnElement[str]:
     if by is None:
         return sa.literal_column("''", sa.String)
     return sa.func.coalesce(Target.fields[by].as_string(), sa.literal_column("''", sa.String))
-
-
-async def get_campaign(session: AsyncSession, name: str) -> Campaign | None:
-    return (await session.execute(sa.select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
 
 
 async def field_names(session: AsyncSession, campaign_id: int) -> list[str]:
@@ -360,135 +356,6 @@ async def answer_timeline(session: AsyncSession, campaign_id: int,
     stmt2 = sa.select(sub.c.b, sa.func.count()).group_by(sub.c.b).order_by(sub.c.b)
     points = [(start + int(b) * width, int(n)) for b, n in (await session.execute(stmt2))]
     return points, waves
-
-
-async def stream_targets(session: AsyncSession, campaign_id: int,
-                         chunk_size: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every target with its outcome, in file order, `chunk_size` rows at a time (for CSV)."""
-    first_sent = (sa.select(sa.func.min(Send.sent_at))
-                  .where(Send.target_id == Target.id, Send.state == SendState.SENT)
-                  .scalar_subquery())
-    auto_n = (sa.select(sa.func.count())
-              .where(InboundMessage.target_id == Target.id, InboundMessage.kind == MessageKind.AUTO_REPLY)
-              .scalar_subquery())
-    opted_out_at = (sa.select(sa.func.min(InboundMessage.received_at))
-                    .where(InboundMessage.target_id == Target.id, InboundMessage.opt_out.is_(True))
-                    .scalar_subquery())
-    stmt = (
-        sa.select(Target.email, Target.fields, Target.state, Target.answer, Target.answer_override,
-                  effective_answer().label("effective"), Target.answered_at,
-                  first_sent.label("first_sent_at"), auto_n.label("auto_replies"),
-                  opted_out_at.label("opted_out_at"))
-        .where(Target.campaign_id == campaign_id)
-        .order_by(Target.line, Target.id)
-        .execution_options(yield_per=chunk_size)
-    )
-    result = await session.stream(stmt)
-    async for partition in result.mappings().partitions(chunk_size):
-        yield [dict(row) for row in partition]
-
-
-async def stream_sends(session: AsyncSession, campaign_id: int,
-                       chunk_size: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
-    stmt = (
-        sa.select(Target.email.label("target_email"), Send.wave, Send.state, Send.due_at, Send.sent_at, Send.message_id,
-                  Send.smtp_reply, Send.attempts, Send.last_error)
-        .join(Target, Target.id == Send.target_id)
-        .where(Send.campaign_id == campaign_id)
-        .order_by(Target.line, Target.id, Send.wave)
-        .execution_options(yield_per=chunk_size)
-    )
-    result = await session.stream(stmt)
-    async for partition in result.mappings().partitions(chunk_size):
-        yield [dict(row) for row in partition]
-
-
-def inbound_query(campaign_id: int, *, unmatched: bool = False, kind: str | None = None,
-                  with_raw: bool = False) -> sa.Select[Any]:
-    columns: list[Any] = [
-        InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
-        Target.email.label("target_email"), InboundMessage.kind, InboundMessage.answer,
-        InboundMessage.override_answer, InboundMessage.override_by, InboundMessage.override_at,
-        InboundMessage.match_method, InboundMessage.raw_sha256, InboundMessage.message_id_header,
-        InboundMessage.opt_out, InboundMessage.authenticity,
-    ]
-    if with_raw:
-        columns.append(InboundMessage.raw)
-    stmt = (sa.select(*columns).outerjoin(Target, Target.id == InboundMessage.target_id)
-            .where(InboundMessage.campaign_id == campaign_id)
-            .order_by(InboundMessage.received_at, InboundMessage.id))
-    if unmatched:
-        stmt = stmt.where(InboundMessage.target_id.is_(None))
-    if kind is not None:
-        stmt = stmt.where(InboundMessage.kind == MessageKind(kind))
-    return stmt
-
-
-async def stream_inbound(session: AsyncSession, campaign_id: int, *, unmatched: bool = False,
-                         kind: str | None = None, with_raw: bool = False,
-                         chunk_size: int = 500) -> AsyncIterator[list[dict[str, Any]]]:
-    stmt = inbound_query(campaign_id, unmatched=unmatched, kind=kind, with_raw=with_raw)
-    result = await session.stream(stmt.execution_options(yield_per=chunk_size))
-    async for partition in result.mappings().partitions(chunk_size):
-        yield [dict(row) for row in partition]
-
-
-def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[Any]:
-    """Human replies a person should check: unclear ones and those whose new text probe is unsure of
-    (an `unsure:` reason: no quote boundary found, or nothing left), not yet overridden (all human
-    replies with `include_all`), oldest first."""
-    stmt = (
-        sa.select(InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
-                  InboundMessage.new_text, InboundMessage.reasons, InboundMessage.answer,
-                  InboundMessage.override_answer, InboundMessage.target_id, Target.email.label("target_email"))
-        .outerjoin(Target, Target.id == InboundMessage.target_id)
-        .where(InboundMessage.campaign_id == campaign_id, InboundMessage.kind == MessageKind.HUMAN_REPLY)
-        .order_by(InboundMessage.received_at, InboundMessage.id)
-    )
-    if not include_all:
-        unsure = sa.cast(InboundMessage.reasons, sa.Text).like('%"unsure:%')  # JSON list, as text on both engines
-        # An unclear reply that a later yes/no of the same target replaced no longer decides anything
-        # (lifecycle: the first clear answer decides); `review` lists the change itself apart.
-        superseded = sa.and_(InboundMessage.answer == Answer.UNCLEAR,
-                             Target.deciding_message_id.is_not(None),
-                             Target.deciding_message_id != InboundMessage.id,
-                             Target.answer.in_([Answer.YES, Answer.NO]))
-        stmt = stmt.where(sa.or_(InboundMessage.answer == Answer.UNCLEAR, unsure),
-                          InboundMessage.override_answer.is_(None), sa.not_(superseded))
-    return stmt
-
-
-async def review_rows(session: AsyncSession, campaign_id: int, *, include_all: bool = False,
-                      limit: int | None = 200) -> list[dict[str, Any]]:
-    stmt = review_query(campaign_id, include_all=include_all)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [dict(row) for row in (await session.execute(stmt)).mappings()]
-
-
-async def apply_override(session: AsyncSession, campaign_id: int, message_id: int, answer: Answer | None,
-                         *, by: str, at: datetime) -> dict[str, Any] | None:
-    """Record a person's answer for one inbound message (None clears it). When that message is the
-    one that decided its target, the target's answer_override follows, so every report uses it; the
-    automatic answer is never touched. Returns what changed, or None if the message is not in the
-    campaign. The caller commits."""
-    row = (await session.execute(
-        sa.select(InboundMessage.id, InboundMessage.answer, InboundMessage.target_id, Target.email,
-                  Target.deciding_message_id)
-        .outerjoin(Target, Target.id == InboundMessage.target_id)
-        .where(InboundMessage.id == message_id, InboundMessage.campaign_id == campaign_id)
-    )).one_or_none()
-    if row is None:
-        return None
-    await session.execute(sa.update(InboundMessage).where(InboundMessage.id == message_id).values(
-        override_answer=answer, override_by=None if answer is None else by,
-        override_at=None if answer is None else at))
-    deciding = row.target_id is not None and row.deciding_message_id == message_id
-    if deciding:
-        await session.execute(sa.update(Target).where(Target.id == row.target_id)
-                              .values(answer_override=answer))
-    return {"id": message_id, "target_email": row.email, "automatic": row.answer, "override": answer,
-            "deciding": deciding}
 
 
 async def authenticated_answers(session: AsyncSession, campaign_id: int) -> int:

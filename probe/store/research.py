@@ -282,7 +282,7 @@ async def set_not_eligible(session: AsyncSession, campaign_id: int, message_id: 
 
 async def with_dispositions(session: AsyncSession, campaign_id: int,
                             chunks: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[list[dict[str, Any]]]:
-    """Add each target's AAPOR disposition ("disposition") to the chunks of aggregates.stream_targets,
+    """Add each target's AAPOR disposition ("disposition") to the chunks of exports.stream_targets,
     one query per chunk."""
     async for chunk in chunks:
         emails = [row["email"] for row in chunk]

@@ -11,11 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from probe.cli.report_run import _export, _reply_record
+from probe.api import Campaign
+from probe.cli.report_run import _reply_record
 from probe.config import load_config
 from probe.report.summary import build_report
 from probe.service.wiring import open_service
-from probe.store import aggregates as agg
+from probe.store.exports import stream_inbound
 from probe.store.tables import InboundMessage
 from tests.integration.test_replies import OUR, T0, human_reply, imap_section
 
@@ -53,7 +54,7 @@ async def test_authentication_results_are_stored_shown_and_counted(campaign_fact
         async with service.sessions() as session:
             rows = {r.sender: r for r in (await session.execute(select(InboundMessage))).scalars()}
             report = await build_report(session, settings.campaign.name, now=T0 + timedelta(days=2))
-            listed = [_reply_record(row) async for chunk in agg.stream_inbound(session, service.require_campaign())
+            listed = [_reply_record(row) async for chunk in stream_inbound(session, service.require_campaign())
                       for row in chunk]
     assert rows[emails[0]].authenticity["dmarc"] == "pass" and rows[emails[0]].authenticity["domain_passed"] is True
     assert rows[emails[1]].authenticity["spf"] == "fail" and rows[emails[1]].authenticity["domain_passed"] is False
@@ -63,8 +64,8 @@ async def test_authentication_results_are_stored_shown_and_counted(campaign_fact
     assert shown[emails[0]] == "dmarc=pass" and shown[emails[1]] == "dmarc=fail" and shown[emails[2]] == ""
 
     out = tmp_path / "evidence"
-    (out / "raw").mkdir(parents=True)
-    await _export(settings, out)  # what `probe export` runs
+    async with Campaign.open(settings) as campaign:
+        await campaign.export(out, sep=",")  # what `probe export` runs
     exported = {r["sender"]: r for r in csv.DictReader((out / "replies.csv").open(encoding="utf-8-sig"))}
     assert exported[emails[0]]["dmarc"] == "pass" and exported[emails[0]]["domain_passed"] == "yes"
     assert exported[emails[1]]["domain_passed"] == "no" and exported[emails[2]]["domain_passed"] == ""

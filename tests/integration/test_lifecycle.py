@@ -167,7 +167,7 @@ async def test_unclear_then_yes_is_yes(campaign_factory, smtp_server, db_url, tm
         from probe.store.inbox import changed_answers  # `probe review` lists it
         (changed,) = await changed_answers(service.sessions, service.require_campaign())
         assert (changed.email, changed.first, changed.now) == (TWO[0]["email"], Answer.UNCLEAR, Answer.YES)
-        from probe.store.aggregates import review_rows  # the replaced unclear reply is no longer to review
+        from probe.store.review import review_rows  # the replaced unclear reply is no longer to review
         async with service.sessions() as s:
             assert await review_rows(s, service.require_campaign()) == []
         # A later unclear reply never replaces it.

@@ -23,6 +23,8 @@ from probe.errors import InputError
 from probe.report import render
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
+from probe.store import exports as exports_store
+from probe.store import review as review_store
 from probe.store.tables import Target
 from tests.fixtures.seed import (
     HOSTILE,
@@ -181,7 +183,7 @@ async def test_csv_has_one_row_per_target_with_its_fields(db: async_sessionmaker
     out = io.StringIO()
     async with db() as s:
         fields = await agg.field_names(s, cid)
-        await render.write_csv(out, fields, agg.stream_targets(s, cid, chunk_size=7))
+        await render.write_csv(out, fields, exports_store.stream_targets(s, cid, chunk_size=7))
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == 25
     by_email = {r["email"]: r for r in rows}
@@ -224,7 +226,7 @@ async def test_html_escapes_hostile_strings_and_holds_the_figures(db: async_sess
     async with db() as s:
         report = await build_report(s, "known", now=NOW, by="name")
         timeline = await agg.answer_timeline(s, cid)
-        review = await agg.review_rows(s, cid)
+        review = await review_store.review_rows(s, cid)
     html = render.render_html(report, timeline, review)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(" in html
@@ -287,7 +289,7 @@ async def test_suppressed_targets_are_neither_answers_nor_reachable(db: async_se
     async with db() as s:
         report = await build_report(s, "suppressed", now=NOW)
         out = io.StringIO()
-        await render.write_csv(out, await agg.field_names(s, cid), agg.stream_targets(s, cid))
+        await render.write_csv(out, await agg.field_names(s, cid), exports_store.stream_targets(s, cid))
     assert (report["targets"], report["suppressed"], report["reachable"]) == (3, 1, 2)
     assert (report["answered"], report["opted_out"], report["no_answer"]) == (1, 1, 1)
     assert report["answers"] == {"yes": 1, "no": 0, "unclear": 0}

@@ -21,6 +21,7 @@ import pytest
 from probe.report import render
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
+from probe.store import review as review_store
 from probe.store.engine import make_engine, make_sessionmaker, upgrade
 from tests.fixtures.seed import W2, seed_known
 from tests.fixtures.services import require_service
@@ -106,7 +107,7 @@ def report_html(tmp_path: Path) -> tuple[Path, dict]:
             async with sessions() as s:
                 report = await build_report(s, "known", now=W2 + timedelta(days=30), by="sector")
                 timeline = await agg.answer_timeline(s, cid)
-                review = await agg.review_rows(s, cid)
+                review = await review_store.review_rows(s, cid)
             return render.render_html(report, timeline, review), report
         finally:
             await engine.dispose()
@@ -174,7 +175,7 @@ def report_pages(tmp_path: Path) -> dict[str, str]:
             async with sessions() as s:
                 report = await build_report(s, "known", now=W2 + timedelta(days=30), by="sector")
                 timeline = await agg.answer_timeline(s, cid)
-                review = await agg.review_rows(s, cid)
+                review = await review_store.review_rows(s, cid)
             return {lang: render.render_html(report, timeline, review, lang, ZoneInfo(PARIS)) for lang in ("fr", "en")}
         finally:
             await engine.dispose()

@@ -13,6 +13,7 @@ from probe.report import render
 from probe.report.research import ResearchOptions
 from probe.report.summary import build_report
 from probe.store import aggregates as agg
+from probe.store import review as review_store
 from tests.fixtures.seed import W2, seed_known
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
@@ -65,7 +66,7 @@ async def test_html_page_is_well_formed_and_names_its_rates(db: async_sessionmak
     options = ResearchOptions(business_hours="mon-fri 09:00-18:00")
     async with db() as s:
         report = await build_report(s, "known", now=W2 + timedelta(days=30), by="sector", options=options)
-        html = render.render_html(report, await agg.answer_timeline(s, cid), await agg.review_rows(s, cid))
+        html = render.render_html(report, await agg.answer_timeline(s, cid), await review_store.review_rows(s, cid))
     assert html.startswith("<!DOCTYPE html>")
     assert well_formed(html) == []
     for name in ("RR1", "RR6", "COOP1", "REF1", "CON1"):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from probe.core.model import Answer, MessageKind, TargetState
-from probe.store import aggregates as agg
+from probe.store import review as review_store
 from tests.fixtures.seed import T0, SeedReply, SeedTarget, seed_campaign, sent
 
 
@@ -33,8 +33,8 @@ async def test_review_lists_unsure_replies_with_the_unclear_ones(sessions: async
                     override=Answer.YES),
         ])
     async with sessions() as s:
-        rows = await agg.review_rows(s, cid)
-        everything = await agg.review_rows(s, cid, include_all=True)
+        rows = await review_store.review_rows(s, cid)
+        everything = await review_store.review_rows(s, cid, include_all=True)
     listed = {r["target_email"] for r in rows}
     assert listed == {"unclear@a.example", "noboundary@a.example", "empty@a.example"}
     assert len(everything) == 5

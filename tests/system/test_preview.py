@@ -59,6 +59,7 @@ def test_validate_without_show_prints_no_message(config: Path, probe_cli) -> Non
 
 def test_send_test_sends_one_targets_waves_to_me_and_counts_nothing(config: Path, probe_cli,
                                                                     smtp_server) -> None:
+    assert probe_cli("db", "upgrade", config)[0] == 0   # send-test records tests; it never migrates
     code, out, err = probe_cli("send-test", config, "--to", "me@newsroom.example")
     assert code == 0, err
     received = smtp_server.handler.wait_for(3)
@@ -85,6 +86,18 @@ def test_send_test_sends_one_targets_waves_to_me_and_counts_nothing(config: Path
     assert code == 0 and "3 test sends" in out, err
     with sqlite3.connect(config.parent / "probe.db") as db:
         assert db.execute("SELECT count(*) FROM test_send").fetchone()[0] == 0
+
+
+def test_send_test_before_any_launch_sends_unrecorded_and_migrates_nothing(config: Path, probe_cli,
+                                                                           smtp_server) -> None:
+    code, out, err = probe_cli("send-test", config, "--to", "me@newsroom.example", "--wave", "0")
+    assert code == 0, err
+    (only,) = smtp_server.handler.wait_for(1)
+    assert only.rcpt_tos == ["me@newsroom.example"] and out.count("sent: ") == 1
+    assert "not recorded" in err and "probe launch" in err
+    with sqlite3.connect(config.parent / "probe.db") as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "alembic_version" not in tables and "test_send" not in tables
 
 
 def test_send_test_of_one_wave_for_a_chosen_target(config: Path, probe_cli, smtp_server) -> None:
@@ -123,6 +136,7 @@ def test_send_test_records_its_tests_on_every_engine(tmp_path: Path, smtp_server
     from probe.store.engine import make_engine
 
     config = make_campaign(tmp_path / "e", smtp_port=smtp_server.port, db_url=db_url).config
+    assert probe_cli("db", "upgrade", config)[0] == 0
     code, _, err = probe_cli("send-test", config, "--to", "me@newsroom.example", "--wave", "0")
     assert code == 0, err
 

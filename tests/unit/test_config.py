@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from probe.config import Settings, compute_plan_hash, is_loopback, load_config, plan_hash, read_secret
+from probe.config import Settings, is_loopback, load_config, read_secret
+from probe.core.planhash import plan_hash
 from probe.core.planning import SendWindow, plan_waves
 from probe.errors import ConfigError
+from probe.service.launch import compute_plan_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -478,7 +480,8 @@ def test_plan_hash_follows_every_input(tmp_path: Path) -> None:
     s = load_config(write(tmp_path, text))
     first = compute_plan_hash(s)
     assert first == compute_plan_hash(s) and len(first) == 64
-    assert plan_hash(s, s.targets.file.read_bytes(), {str(p): p.read_bytes() for p in s.templates.files()}) == first
+    templates = {str(p): p.read_bytes() for p in s.templates.files()}
+    assert plan_hash(s.path.read_bytes(), s.targets.file.read_bytes(), templates) == first
     hashes = {first}
     (tmp_path / "targets.csv").write_text("email\na@example.com\nb@example.com\n")
     hashes.add(compute_plan_hash(s))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.config import compute_plan_hash, load_config
+from probe.config import load_config
 from probe.errors import ConfigError
+from probe.service.launch import compute_plan_hash
 from tests.unit.test_config import MINIMAL, problems, write
 
 WITHOUT_TEMPLATES = MINIMAL.replace('[templates]\ninitial = "initial.txt.j2"\n', "")
