@@ -298,6 +298,12 @@ def _within_key(key: str, lang: str) -> str:
     return f"{match[1]} {label('unit.' + match[2], lang)}" if match else key
 
 
+def _segment(label: str, seg: dict[str, Any]) -> svg.Segment:
+    """One bar of the --by chart: a segment's rate and its interval."""
+    low, high = seg["answer_rate_ci95"] or (None, None)
+    return svg.Segment(label, seg["answer_rate"], low, high, seg["rankable"], seg["reachable"])
+
+
 def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]], dict[int, tuple[float, float]]],
                 review: Sequence[dict[str, Any]] = (), lang: str = "en", zone: tzinfo = UTC) -> str:
     """The whole report as one HTML page in `lang` (probe.report.i18n), times in `zone` (the campaign's),
@@ -344,8 +350,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
             "classes": ["" if seg["rankable"] else "small" for seg in values.values()],
             "small": any(not seg["rankable"] for seg in values.values()),
             "chart": _chart(f"answer-rate-by-{field}", svg.league_chart(
-                [svg.Segment(value or t("(empty)"), seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
-                             seg["rankable"], seg["reachable"]) for value, seg in values.items()],
+                [_segment(value or t("(empty)"), seg) for value, seg in values.items()],
                 caption(t("chart.by", field=field), total_t, total_r), too_few=t("chart.too few"),
                 none=t("n/a"), decimal=decimal)),
         })

@@ -104,6 +104,8 @@ class Listener:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
+            if driver is None:   # pragma: no cover - asyncpg always has one
+                raise RuntimeError("the PostgreSQL connection has no driver connection to listen on")
             for channel in self.channels:
                 await driver.add_listener(channel, self._on_notify)
             driver.add_termination_listener(self._on_lost)
