@@ -15,7 +15,8 @@ provisional unclear; a bounce or a refused address bounces an open target; an op
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,6 +87,114 @@ async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | 
                 .on_conflict_do_nothing()
                 .returning(InboundMessage.id))
         return (await s.execute(stmt)).scalar_one_or_none()
+
+
+#: Values per IN (...) list: far below SQLite's and asyncpg's bound-parameter limits.
+IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _record_values(campaign_id: int, rec: InboundRecord) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "mailbox": rec.mailbox, "uidvalidity": rec.uidvalidity, "uid": rec.uid,
+            "message_id_header": rec.message_id_header, "raw_sha256": rec.raw_sha256, "raw": rec.raw,
+            "size": rec.size, "received_at": rec.received_at, "date_header": rec.date_header,
+            "sender": rec.sender, "subject": rec.subject, "kind": rec.kind, "answer": rec.answer,
+            "opt_out": rec.opt_out, "new_text": rec.new_text, "reasons": list(rec.reasons),
+            "details": dict(rec.details), "target_id": rec.target_id, "match_method": rec.match_method,
+            "authenticity": rec.authenticity}
+
+
+async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRecord]) -> list[int | None]:
+    """Store a chunk of messages in one statement batch: for each record, in order, its new row id,
+    or None when it is already stored (as insert_inbound decides: same mailbox + UIDVALIDITY + UID,
+    or same Message-ID header + sha256), or repeats an earlier record of the same chunk.
+
+    The stored ones are found first with two SELECTs on the unique keys, so the INSERT (executemany,
+    ON CONFLICT DO NOTHING as the last guard against a concurrent writer) only carries new rows;
+    the ids come back by RETURNING and are matched to the records by their content key, which is
+    unique among the rows inserted. Rows are inserted in the records' order, so ids ascend with it."""
+    if not recs:
+        return []
+    async with transaction(db) as s:
+        stored_uids: set[tuple[str, int, int]] = set()
+        by_box: dict[tuple[str, int], list[int]] = {}
+        for rec in recs:
+            if rec.uid is not None and rec.uidvalidity is not None:
+                by_box.setdefault((rec.mailbox, rec.uidvalidity), []).append(rec.uid)
+        for (mailbox, validity), uids in by_box.items():
+            for part in _chunks(uids):
+                rows = await s.execute(select(InboundMessage.uid).where(
+                    InboundMessage.campaign_id == campaign_id, InboundMessage.mailbox == mailbox,
+                    InboundMessage.uidvalidity == validity, InboundMessage.uid.in_(part)))
+                stored_uids.update((mailbox, validity, int(uid)) for uid in rows.scalars())
+        stored_content: set[tuple[str, str]] = set()
+        shas = sorted({rec.raw_sha256 for rec in recs})
+        for part in _chunks(shas):
+            rows = await s.execute(select(InboundMessage.message_id_header, InboundMessage.raw_sha256).where(
+                InboundMessage.campaign_id == campaign_id, InboundMessage.raw_sha256.in_(part)))
+            stored_content.update((str(m), str(h)) for m, h in rows)
+        fresh: list[tuple[int, InboundRecord]] = []
+        for i, rec in enumerate(recs):
+            content = (rec.message_id_header, rec.raw_sha256)
+            uid_key = (rec.mailbox, rec.uidvalidity, rec.uid) if rec.uid is not None and rec.uidvalidity is not None \
+                else None
+            if content in stored_content or (uid_key is not None and uid_key in stored_uids):
+                continue
+            stored_content.add(content)   # a later copy in this chunk is a duplicate of this one
+            if uid_key is not None:
+                stored_uids.add(uid_key)  # type: ignore[arg-type]
+            fresh.append((i, rec))
+        ids: list[int | None] = [None] * len(recs)
+        if not fresh:
+            return ids
+        stmt = (upsert_insert(s, InboundMessage).on_conflict_do_nothing()
+                .returning(InboundMessage.id, InboundMessage.message_id_header, InboundMessage.raw_sha256))
+        returned: dict[tuple[str, str], int] = {}
+        for part in _chunks(fresh):
+            rows = await s.execute(stmt, [_record_values(campaign_id, rec) for _, rec in part])
+            returned.update(((str(m), str(h)), int(row_id)) for row_id, m, h in rows)
+        for i, rec in fresh:
+            ids[i] = returned.get((rec.message_id_header, rec.raw_sha256))
+        return ids
+
+
+@dataclass
+class TargetKeys:
+    """What a chunk of messages can be matched by, looked up at once (see targets_for_keys)."""
+
+    by_token: dict[str, int] = field(default_factory=dict)       # lowercased token → target id
+    by_email: dict[str, int] = field(default_factory=dict)       # lowercased address → target id
+    by_message_id: dict[str, int] = field(default_factory=dict)  # "<id>" of one of our sends → target id
+
+
+def message_id_key(message_id: str) -> str:
+    """A Message-ID as the send table stores it (with <>), as target_by_message_id compares it."""
+    wanted = message_id.strip()
+    return wanted if wanted.startswith("<") else f"<{wanted}>"
+
+
+async def targets_for_keys(db: Db, campaign_id: int, *, tokens: Iterable[str], emails: Iterable[str],
+                           message_ids: Iterable[str]) -> TargetKeys:
+    """target_by_token / target_by_email / target_by_message_id for many values, a query per 500."""
+    keys = TargetKeys()
+    async with transaction(db) as s:
+        for part in _chunks(sorted({t.lower() for t in tokens})):
+            rows = await s.execute(select(Target.token, Target.id).where(Target.campaign_id == campaign_id,
+                                                                         Target.token.in_(part)))
+            keys.by_token.update((str(t), int(i)) for t, i in rows)
+        for part in _chunks(sorted({e.lower() for e in emails})):
+            rows = await s.execute(select(Target.email, Target.id).where(Target.campaign_id == campaign_id,
+                                                                         Target.email.in_(part)))
+            keys.by_email.update((str(e), int(i)) for e, i in rows)
+        for part in _chunks(sorted({message_id_key(m) for m in message_ids})):
+            rows = await s.execute(select(Send.message_id, Send.target_id).where(Send.campaign_id == campaign_id,
+                                                                                 Send.message_id.in_(part)))
+            keys.by_message_id.update((str(m), int(t)) for m, t in rows)
+    return keys
 
 
 async def target_by_token(db: Db, campaign_id: int, token: str) -> int | None:
