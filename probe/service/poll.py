@@ -22,16 +22,19 @@ from probe.core.matching import Candidate, match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
 from probe.core.planning import localize
 from probe.store.inbox import (
+    AnsweredBy,
     InboundRecord,
     TargetKeys,
     get_cursor,
     insert_inbound_many,
     mark_answered,
+    mark_answered_many,
     mark_bounced,
     mark_opted_out,
     message_id_key,
     set_cursor,
     set_out_of_office,
+    set_out_of_office_many,
     targets_for_keys,
 )
 from probe.store.sends import defer_sends
@@ -240,15 +243,16 @@ async def ingest_many(service: Service, items: list[Incoming], now: datetime,
             await find_targets(session, campaign_id, reads)
             records = [_record(service, read, now) for read in reads]
             row_ids = await insert_inbound_many(session, campaign_id, records)
+            effects = _Effects(service, session, now)
             for read, record, row_id in zip(reads, records, row_ids, strict=True):
                 if row_id is None:
                     results.append(None)
                     continue
                 if read.target_id is not None:
-                    await apply_effect(service, session, read.target_id, row_id, read.parsed, read.verdict,
-                                       record.received_at, now)
+                    await effects.add(read.target_id, row_id, read, record.received_at)
                 results.append(Ingested(row_id, read.verdict.kind, read.verdict.answer, read.target_id,
                                         read.method, read.parsed.from_addr))
+            await effects.flush()
         if cursor is not None:
             await set_cursor(session, campaign_id, *cursor)
     for stored in results:
@@ -256,6 +260,43 @@ async def ingest_many(service: Service, items: list[Incoming], now: datetime,
             log.info("message kind=%s answer=%s matched=%s sender=%s", stored.kind, stored.answer,
                      stored.method or "no", stored.sender)
     return results
+
+
+class _Effects:
+    """apply_effect for a chunk's messages, in their order, with the common ones written together.
+
+    Human replies (mark_answered_many) and return dates without deferral (set_out_of_office_many)
+    are collected; any other effect (an opt-out, a bounce, a deferral of sends) first writes what
+    was collected, then is applied alone, so every effect sees the ones before it as applied."""
+
+    def __init__(self, service: Service, session: AsyncSession, now: datetime) -> None:
+        self.service, self.session, self.now = service, session, now
+        self.replies: list[AnsweredBy] = []
+        self.away: dict[int, datetime] = {}
+
+    async def add(self, target_id: int, row_id: int, read: _Read, received: datetime) -> None:
+        verdict = read.verdict
+        event = message_event(verdict.kind.value, verdict.answer, verdict.opt_out)
+        if event in (TargetEvent.REPLY_CLEAR, TargetEvent.REPLY_UNCLEAR):
+            if verdict.answer is not None:
+                self.replies.append(AnsweredBy(target_id, verdict.answer, row_id, received))
+            return
+        if event is TargetEvent.OUT_OF_OFFICE and not self.service.settings.schedule.defer_after_out_of_office:
+            until = _return_datetime(self.service, verdict)
+            if until is not None and until > received:
+                self.away.pop(target_id, None)   # the last one wins, as applied one by one
+                self.away[target_id] = until
+            return
+        if event in (TargetEvent.DELAY_NOTICE, TargetEvent.READ_RECEIPT) or event is None:
+            return
+        await self.flush()
+        await apply_effect(self.service, self.session, target_id, row_id, read.parsed, verdict, received, self.now)
+
+    async def flush(self) -> None:
+        replies, self.replies = self.replies, []
+        away, self.away = self.away, {}
+        await mark_answered_many(self.session, replies, now=self.now)
+        await set_out_of_office_many(self.session, away)
 
 
 async def apply_effect(service: Service, session: AsyncSession, target_id: int, row_id: int,

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
-from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
+from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, OtherSends, TargetEvent, decide_target, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
 from probe.store.sends import CLAIMABLE, WAITING, apply_target_event
@@ -151,8 +151,9 @@ async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRe
         ids: list[int | None] = [None] * len(recs)
         if not fresh:
             return ids
-        stmt = (upsert_insert(s, InboundMessage).on_conflict_do_nothing()
-                .returning(InboundMessage.id, InboundMessage.message_id_header, InboundMessage.raw_sha256))
+        table = InboundMessage.__table__   # Core executemany (insertmanyvalues), not the ORM's bulk insert
+        stmt = (upsert_insert(s, table).on_conflict_do_nothing()
+                .returning(table.c.id, table.c.message_id_header, table.c.raw_sha256))
         returned: dict[tuple[str, str], int] = {}
         for part in _chunks(fresh):
             rows = await s.execute(stmt, [_record_values(campaign_id, rec) for _, rec in part])
@@ -258,6 +259,85 @@ async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_i
                 .returning(Target.id))).scalar_one_or_none()
             return replaced is not None
     return False
+
+
+@dataclass(frozen=True)
+class AnsweredBy:
+    """One human reply's effect on its target, for mark_answered_many."""
+
+    target_id: int
+    answer: Answer
+    message_row_id: int
+    received_at: datetime
+
+
+async def mark_answered_many(db: Db, replies: Sequence[AnsweredBy], *, now: datetime) -> None:
+    """mark_answered for each reply in order, as a few statements for the whole list.
+
+    The targets are read once (locked: FOR UPDATE on PostgreSQL; a SQLite writer holds the database
+    from BEGIN IMMEDIATE), the lifecycle table is applied to each reply in order in memory, then one
+    executemany writes each changed target's final state (guarded by the state it was read in) and
+    one UPDATE cancels the waiting sends of the targets that became answered. The result is the one
+    the replies applied one by one would leave: the first human reply answers the target (its time is
+    answered_at), a later yes/no replaces a provisional unclear (and becomes the deciding message)."""
+    if not replies:
+        return
+    async with transaction(db) as s:
+        read: dict[int, tuple[TargetState, Answer | None]] = {}
+        for part in _chunks(sorted({r.target_id for r in replies})):
+            rows = await s.execute(select(Target.id, Target.state, Target.answer).where(Target.id.in_(part))
+                                   .order_by(Target.id).with_for_update())
+            read.update((int(i), (TargetState(st), Answer(a) if a is not None else None)) for i, st, a in rows)
+        current = dict(read)
+        values: dict[int, dict[str, Any]] = {}
+        cancel: list[int] = []
+        for reply in replies:
+            if reply.target_id not in current:
+                continue
+            state, answer = current[reply.target_id]
+            event = TargetEvent.REPLY_UNCLEAR if reply.answer == Answer.UNCLEAR else TargetEvent.REPLY_CLEAR
+            rule = decide_target(state, event)
+            if rule is None:
+                continue
+            if rule.new_state is not None and rule.new_state != state:
+                values[reply.target_id] = {"new_state": rule.new_state, "new_answer": reply.answer,
+                                           "answered_at": reply.received_at, "deciding": reply.message_row_id}
+                current[reply.target_id] = (rule.new_state, reply.answer)
+                if rule.sends is OtherSends.CANCEL_WAITING:
+                    cancel.append(reply.target_id)
+            elif (rule.answer is AnswerRule.REPLACE_UNCLEAR and state == TargetState.ANSWERED
+                  and answer == Answer.UNCLEAR):
+                row = values.setdefault(reply.target_id, {})
+                row.update({"new_answer": reply.answer, "deciding": reply.message_row_id})
+                current[reply.target_id] = (state, reply.answer)
+        target = Target.__table__   # Core: an executemany, not the ORM's per-row bulk UPDATE
+        moved = [{"tid": t, "from_state": read[t][0], **v} for t, v in values.items() if "new_state" in v]
+        replaced = [{"tid": t, **v} for t, v in values.items() if "new_state" not in v]
+        if moved:
+            await s.execute(
+                update(target).where(target.c.id == bindparam("tid"), target.c.state == bindparam("from_state"))
+                .values(state=bindparam("new_state"), answer=bindparam("new_answer"),
+                        answered_at=bindparam("answered_at"), deciding_message_id=bindparam("deciding"),
+                        state_changed_at=now), moved)
+        if replaced:
+            await s.execute(
+                update(target).where(target.c.id == bindparam("tid"), target.c.state == TargetState.ANSWERED,
+                                     target.c.answer == Answer.UNCLEAR)
+                .values(answer=bindparam("new_answer"), deciding_message_id=bindparam("deciding"),
+                        state_changed_at=now), replaced)
+        for part in _chunks(cancel):
+            await _cancel_waiting(s, list(part), "target answered")
+
+
+async def set_out_of_office_many(db: Db, until: dict[int, datetime]) -> None:
+    """set_out_of_office for each target (one executemany)."""
+    if not until:
+        return
+    async with transaction(db) as s:
+        target = Target.__table__
+        await s.execute(update(target).where(target.c.id == bindparam("tid"))
+                        .values(out_of_office_until=bindparam("until")),
+                        [{"tid": t, "until": u} for t, u in until.items()])
 
 
 async def mark_bounced(db: Db, *, target_id: int, now: datetime) -> bool:
