@@ -5,13 +5,17 @@ Each function looks at a ParsedMessage and returns a Verdict or None; classify.p
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from probe.core.message import ParsedMessage
 from probe.core.model import MessageKind
 from probe.core.replyprefix import REPLY_SUBJECT
 
+T = TypeVar("T")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+=#&'/!-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 _REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -278,6 +282,22 @@ RETURNED_MARKER = _rx(
 )
 
 
+def _memo(fn: Callable[[ParsedMessage], T]) -> Callable[[ParsedMessage], T]:
+    """Run a pure check of a message once: several rules ask the same (ParsedMessage.memo)."""
+    key = fn.__name__
+
+    @functools.wraps(fn)
+    def cached(msg: ParsedMessage) -> T:
+        try:
+            return msg.memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = msg.memo[key] = fn(msg)
+            return value
+
+    return cached
+
+
+@_memo
 def looks_like_system_sender(msg: ParsedMessage) -> bool:
     """From a mail system: daemon or postmaster names, an empty sender, a delivery report part, or a
     text that returns the original message the way MTAs do."""
@@ -304,6 +324,7 @@ def _final_failure(text: str) -> bool:
     return bool(_FINAL_FAILURE.search(text))
 
 
+@_memo
 def delay_reason(msg: ParsedMessage) -> str | None:
     """Why `msg` reads as a prose notice that delivery is delayed and still attempted, or None."""
     subject = msg.subject_lc
@@ -333,6 +354,7 @@ def text_delay(msg: ParsedMessage) -> Verdict | None:
                    _text_status(msg.text_lc))
 
 
+@_memo
 def bounce_reason(msg: ParsedMessage) -> str | None:
     """Why `msg` reads as a prose failure notice from a mail system, or None."""
     subject = msg.subject_lc
