@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from probe.adapters.imap import ImapMailbox
+    from probe.core.answers import AnswerWords
     from probe.core.message import ParsedMessage
     from probe.service.wiring import Service
 
@@ -195,8 +196,8 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
     return (await ingest_many(service, [Incoming(raw, mailbox, uidvalidity, uid, received_at)], now))[0]
 
 
-async def _read(service: Service, item: Incoming) -> _Read:
-    parsed, verdict = classify_bytes(item.raw, service.words)
+async def _read(service: Service, item: Incoming, words: AnswerWords) -> _Read:
+    parsed, verdict = classify_bytes(item.raw, words)
     candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
                                   to_addrs=parsed.to_addrs, from_addr=parsed.from_addr, classification=verdict)
     return _Read(item, parsed, verdict, candidates, await _authenticity(service, parsed, item.raw))
@@ -236,7 +237,8 @@ async def ingest_many(service: Service, items: list[Incoming], now: datetime,
     executemany, the effects applied in the items' order. `cursor` (mailbox, UIDVALIDITY, last UID)
     is written in the same transaction: the checkpoint moves only with the chunk it covers."""
     campaign_id = service.require_campaign()
-    reads = [await _read(service, item) for item in items]
+    words = service.words   # built from the settings at each use: once for the chunk
+    reads = [await _read(service, item, words) for item in items]
     results: list[Ingested | None] = []
     async with service.sessions() as session, session.begin():
         if reads:
