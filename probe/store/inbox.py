@@ -132,11 +132,12 @@ async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRe
                     InboundMessage.uidvalidity == validity, InboundMessage.uid.in_(part)))
                 stored_uids.update((mailbox, validity, int(uid)) for uid in rows.scalars())
         stored_content: set[tuple[str, str]] = set()
-        shas = sorted({rec.raw_sha256 for rec in recs})
-        for part in _chunks(shas):
+        # By Message-ID: (campaign_id, message_id_header) leads uq_inbound_content's index.
+        shas = {rec.raw_sha256 for rec in recs}
+        for part in _chunks(sorted({rec.message_id_header for rec in recs})):
             rows = await s.execute(select(InboundMessage.message_id_header, InboundMessage.raw_sha256).where(
-                InboundMessage.campaign_id == campaign_id, InboundMessage.raw_sha256.in_(part)))
-            stored_content.update((str(m), str(h)) for m, h in rows)
+                InboundMessage.campaign_id == campaign_id, InboundMessage.message_id_header.in_(part)))
+            stored_content.update((str(m), str(h)) for m, h in rows if h in shas)
         fresh: list[tuple[int, InboundRecord]] = []
         for i, rec in enumerate(recs):
             content = (rec.message_id_header, rec.raw_sha256)
