@@ -191,6 +191,10 @@ def ses_notification(msg: ParsedMessage) -> Verdict | None:
     """Amazon SES event notifications (JSON mailed by SNS) for senders who relay through SES."""
     if "type" not in msg.text_lc[:4000]:
         return None
+    # _SES_TYPE cannot match without one of its two names (a substring test is memchr-fast; the
+    # pattern's leading optional backslash keeps the regex from skipping ahead).
+    if "notificationtype" not in msg.text_lc and "eventtype" not in msg.text_lc:
+        return None
     kind = _SES_TYPE.search(msg.text_lc)
     if kind is None:
         return None
@@ -431,9 +435,12 @@ def _flufl(msg: ParsedMessage) -> list[str]:
 def _prose_recipients(msg: ParsedMessage) -> list[str]:
     """Addresses a prose notice names near its top, minus the ones that are surely not the failed
     recipient: the notice's own sender and recipients (us) and mail-system role addresses."""
+    head = msg.text_lc[:4000]
+    if "@" not in head:   # no address to find (the pattern needs one), and no scan for it
+        return []
     own = {msg.from_addr, *msg.to_addrs}
     out: list[str] = []
-    for m in _ADDRESS.finditer(msg.text_lc[:4000]):
+    for m in _ADDRESS.finditer(head):
         addr = m.group(0).strip(".").lower()
         if addr in own or addr in out or SYSTEM_SENDER.search(addr):
             continue
