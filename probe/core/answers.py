@@ -149,8 +149,23 @@ class _Matcher:
     kinds: dict[str, str]
 
 
-@lru_cache(maxsize=32)
+# The words of the last call, by identity: a campaign classifies every message with one AnswerWords,
+# and hashing its ~600 phrases (lru_cache's key) cost more than a short reply's whole reading.
+_last_matcher: tuple[AnswerWords, _Matcher] | None = None
+
+
 def _matcher(words: AnswerWords) -> _Matcher:
+    global _last_matcher
+    last = _last_matcher
+    if last is not None and last[0] is words:
+        return last[1]
+    matcher = _build_matcher(words)
+    _last_matcher = (words, matcher)
+    return matcher
+
+
+@lru_cache(maxsize=32)
+def _build_matcher(words: AnswerWords) -> _Matcher:
     kinds: dict[str, str] = {}
     for kind, phrases in (("neutral", vocab.NEUTRAL), ("hedge", vocab.HEDGES), ("delegation", vocab.DELEGATIONS),
                           ("ack", vocab.ACKNOWLEDGEMENTS), ("yes", words.yes), ("no", words.no),
