@@ -186,7 +186,7 @@ class ImapMailbox:
 
     async def folders(self) -> list[ListedFolder]:
         """Every folder of the account (`LIST "" "*"`), with its attributes."""
-        return await self._list('""', '"*"')
+        return await self._list('""', '"*"') or []   # None only when a refusal is accepted
 
     async def special_use_folders(self, flag: str = "\\Sent") -> list[str]:
         """The folders the server marks with an RFC 6154 special-use flag, e.g. `\\Sent`.
@@ -206,7 +206,7 @@ class ImapMailbox:
             listed = await self._list('(SPECIAL-USE) ""', '"*"', refused_ok=True)
         if listed is None:
             listed = await self._list('""', '"*"')
-        return [f.name for f in listed if wanted in f.attributes]
+        return [f.name for f in listed or [] if wanted in f.attributes]
 
     async def find_message_ids(self, folder: str, message_ids: Iterable[str]) -> set[str]:
         """Which of `message_ids` (with <>) are in `folder`: `UID SEARCH HEADER Message-ID`."""
@@ -603,13 +603,17 @@ class ImapMailbox:
             if not renew or loop.time() >= deadline:
                 return False
 
+    def _holds(self, client: aioimaplib.IMAP4) -> bool:
+        """Whether `client` is still this mailbox's connection (a reconnect replaces it)."""
+        return self._client is client
+
     async def _noop_poll(self, timeout_s: float) -> bool:
         client = self._client
         assert client is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            if self._client is not client:
+            if not self._holds(client):
                 raise self._error("connection closed while waiting for mail", "probe reconnects on the next poll")
             response = await self._bounded(client.noop(), "NOOP")
             if has_news(response.lines):
