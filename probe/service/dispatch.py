@@ -219,8 +219,12 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
         while not fatal and not broken and not service.stopping:
             await idle.acquire()
             slots = 1
-            if rate is None:          # no account limit: claim for every idle worker at once
-                while slots < ahead and not idle.locked():
+            if rate is None:
+                # No account limit: claim for every idle slot at once, and while the queue still feeds
+                # the workers wait until a connection's worth of slots is free, so a claim (one write
+                # transaction) serves several sends instead of one. The queue never runs dry waiting:
+                # with it empty at most `concurrency` of the `ahead` slots are taken (in flight).
+                while slots < ahead and (not idle.locked() or (slots < concurrency and not queue.empty())):
                     await idle.acquire()
                     slots += 1
             else:

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy import TextClause, bindparam, case, exists, func, literal, select, text, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
@@ -315,7 +316,121 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
                             last_error="target stopped waiting before the send", lease_expires_at=None)
                     .execution_options(synchronize_session=False))
             done.update({i: i in marked for i in ids})
-        return [done[o.send_id] if isinstance(o, OnTheWire) else await _record(s, o) for o in outcomes]
+        # Accepted sends (nearly every outcome of a pass) in a few set-based statements; the rest one
+        # by one. They are distinct sends of distinct targets (a target's waves are never in flight
+        # together: a claimed send blocks its later waves), so their order does not matter.
+        accepted = [o for o in outcomes if isinstance(o, Outcome) and o.event is SendEvent.ACCEPTED]
+        if len(accepted) > 1:
+            done.update(await _record_accepted(s, accepted))
+        results = []
+        for o in outcomes:
+            if o.send_id not in done:
+                assert isinstance(o, Outcome)
+                done[o.send_id] = await _record(s, o)
+            results.append(done[o.send_id])
+        return results
+
+
+_ACCEPTED = SEND_TABLE[SendState.CLAIMED, SendEvent.ACCEPTED]
+_UTC = UTCDateTime()
+
+
+@cache
+def _accepted_sql(dialect: str) -> dict[str, TextClause]:
+    """The statements of _record_accepted, built once (text(): no ORM construction nor cache-key
+    walk per call). Row locks on PostgreSQL hold what was read until the commit; SQLite's write
+    transaction (BEGIN IMMEDIATE) already does."""
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""
+    ids = bindparam("ids", expanding=True)
+    attempts = ", attempts = attempts + 1" if _ACCEPTED.attempts.value == "one" else ""
+    return {
+        "mine": text("SELECT id, target_id FROM send WHERE id IN :ids AND state = :claimed AND lease_owner = :owner"
+                     + lock).bindparams(ids),
+        "sent": text(f"UPDATE send SET state = :new_state{attempts}, lease_expires_at = NULL, smtp_reply = :reply, "
+                     "sent_at = :at, last_error = NULL WHERE id = :id AND state = :claimed AND lease_owner = :owner"
+                     ).bindparams(bindparam("at", type_=_UTC)),
+        "targets": text("SELECT id, state FROM target WHERE id IN :ids" + lock).bindparams(ids),
+        "move": text("UPDATE target SET state = :new_state, state_changed_at = :at WHERE id IN :ids AND state = :old"
+                     " RETURNING id").bindparams(ids, bindparam("at", type_=_UTC)),
+        "replan": text("UPDATE send SET due_at = :due WHERE target_id = :tid AND wave = :wave AND state = :scheduled"
+                       ).bindparams(bindparam("due", type_=_UTC)),
+    }
+
+
+async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
+    """_record for a group of ACCEPTED outcomes, the same rows of the lifecycle table applied set-wise:
+    the sends still claimed by their owner become sent (executemany), their targets take the table's
+    SEND_ACCEPTED row, later waves are replanned (executemany). A target met twice, or one that moved
+    under the guard, is left to _record (the caller applies what is missing from the result)."""
+    conn = await s.connection()
+    sql = _accepted_sql(conn.dialect.name)
+    claimed = SendState.CLAIMED.value
+    targets: dict[int, Outcome] = {}
+    done: dict[int, bool] = {}
+    for owner in {o.owner for o in outcomes}:
+        mine_all = [o for o in outcomes if o.owner == owner]
+        ids = [o.send_id for o in mine_all]
+        held = dict(tuple(r) for r in await conn.execute(sql["mine"], {"ids": ids, "claimed": claimed,
+                                                                        "owner": owner}))
+        mine = []
+        for o in mine_all:
+            tid = held.get(o.send_id)
+            if tid is None:
+                done[o.send_id] = False           # the lease is no longer ours: nothing written
+            elif tid not in targets:
+                targets[tid] = o
+                mine.append(o)
+        if mine:
+            await conn.execute(sql["sent"], [
+                {"new_state": _ACCEPTED.new_state.value, "reply": o.smtp_reply, "at": o.now, "id": o.send_id,
+                 "claimed": claimed, "owner": owner} for o in mine])
+            done.update({o.send_id: True for o in mine})
+    if not targets:
+        return done
+    # The target's row of the table: the same decision apply_target_event makes, for many at once.
+    by_move: dict[tuple[str, str, datetime], list[int]] = {}
+    effects: list[tuple[int, Outcome, TargetRule, str]] = []
+    for tid, state in await conn.execute(sql["targets"], {"ids": list(targets)}):
+        o = targets[tid]
+        event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
+        rule = decide_target(TargetState(state), event) if event is not None else None
+        if rule is None:
+            continue
+        if rule.new_state is not None and rule.new_state != state:
+            by_move.setdefault((state, rule.new_state.value, o.now), []).append(tid)
+        if rule.sends is not OtherSends.NONE:
+            effects.append((tid, o, rule, f"target {rule.new_state or state}"))
+    again: set[int] = set()
+    for (old, new_state, at), tids in by_move.items():
+        moved = set((await conn.execute(sql["move"], {"ids": tids, "old": old, "new_state": new_state,
+                                                      "at": at})).scalars())
+        again.update(t for t in tids if t not in moved)
+    for tid in again:
+        # Moved since it was read (not under the row lock or SQLite's write lock, but the guard is
+        # what makes it safe): decided again from its new state, the one-by-one way.
+        o = targets[tid]
+        event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
+        assert event is not None
+        await apply_target_event(s, tid, event, now=o.now)
+    for tid, _o, rule, reason in effects:
+        if tid not in again:
+            await _apply_sends_effect(s, tid, rule.sends, reason)
+    # Later waves follow the actual initial send (the table's REPLAN_LATER), one executemany.
+    plans: dict[tuple[datetime, int, datetime, Replanner], dict[int, datetime]] = {}
+    replans = []
+    if _ACCEPTED.others is OtherSends.REPLAN_LATER:
+        for tid, o in targets.items():
+            initial = o.now if o.wave == 0 else o.initial_sent_at
+            if o.replan is None or initial is None:
+                continue
+            key = (initial, o.wave, o.now, o.replan)
+            if key not in plans:
+                plans[key] = o.replan(initial, o.wave, o.now)
+            replans += [{"due": due, "tid": tid, "wave": wave, "scheduled": SendState.SCHEDULED.value}
+                        for wave, due in plans[key].items()]
+    if replans:
+        await conn.execute(sql["replan"], replans)
+    return done
 
 
 async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, wave: int, now: datetime,
