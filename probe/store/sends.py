@@ -74,19 +74,43 @@ class ClaimedSend:
     first_attempt_at: datetime | None = None  # start of the retry window
 
 
-def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
+@cache
+def _pick(state: SendState) -> Any:
+    """The claim's candidate query for one state, built once: campaign_id, now and lim are bound
+    at each call (the statement cache then skips compiling it again)."""
     due = aliased(Send)
     earlier = aliased(Send)
     return (select(due.id, Target.email).join(Target, Target.id == due.target_id)
-            .where(due.campaign_id == campaign_id, due.state == state, due.due_at <= now,
+            .where(due.campaign_id == bindparam("campaign_id"), due.state == state,
+                   due.due_at <= bindparam("now", type_=UTCDateTime()),
                    Target.state.in_(WAITING),
                    ~exists().where(Suppression.email == Target.email),
                    # Waves follow the target: a reminder waits until every earlier wave is settled.
                    ~exists().where(earlier.target_id == due.target_id, earlier.wave < due.wave,
                                    earlier.state.in_(BLOCKING)))
             .order_by(due.due_at, due.id)
-            .limit(limit)
+            .limit(bindparam("lim"))
             .with_for_update(skip_locked=True, of=due))
+
+
+@cache
+def _claim_sql() -> dict[str, Any]:
+    """The other statements of claim_batch, built once with bound parameters."""
+    ids = bindparam("ids", expanding=True)
+    return {
+        "claim": update(Send).where(Send.id.in_(ids), Send.state == bindparam("from_state"))
+        .values(state=SendState.CLAIMED, lease_owner=bindparam("owner"),
+                lease_expires_at=bindparam("lease_until", type_=UTCDateTime()), wire_at=None)
+        .returning(Send.id).execution_options(synchronize_session=False),
+        "rows": select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
+                       Target.address, Target.email, Target.line, Target.fields, Target.token)
+        .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids)),
+        "message_id": text("UPDATE send SET message_id = :mid WHERE id = :sid"),
+        "earlier": select(Send.target_id, Send.wave, Send.message_id, Send.state, Send.sent_at)
+        .where(Send.target_id.in_(ids), Send.state.in_((SendState.SENT, SendState.UNCERTAIN)),
+               Send.message_id.is_not(None))
+        .order_by(Send.target_id, Send.wave),
+    }
 
 
 #: How many due sends a claim looks at per send it takes: room to deal them out fairly across domains
@@ -119,10 +143,11 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
         # Select (rows locked, SKIP LOCKED on PostgreSQL), then update by id: inside one UPDATE … IN
         # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) PostgreSQL may run the sub-select more than once
         # and claim more than n rows (seen: 5 rows for LIMIT 1).
+        sql = _claim_sql()
         for state in CLAIMABLE:
             if len(ids) >= limit:
                 break
-            rows = list(await s.execute(_pick(campaign_id, state, now, want)))
+            rows = list(await s.execute(_pick(state), {"campaign_id": campaign_id, "now": now, "lim": want}))
             if not rows:
                 continue
             usable = [r for r in rows if recipient_domain(r.email) not in skip]
@@ -130,28 +155,18 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
             picked = [r.id for r in take_fair(usable, lambda r: recipient_domain(r.email), limit - len(ids))]
             if not picked:
                 continue
-            claim = (update(Send).where(Send.id.in_(picked), Send.state == state)
-                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until,
-                             wire_at=None)
-                     .returning(Send.id)
-                     .execution_options(synchronize_session=False))
-            ids += list((await s.execute(claim)).scalars())
+            ids += list((await s.execute(sql["claim"], {"ids": picked, "from_state": state, "owner": owner,
+                                                        "lease_until": lease_until})).scalars())
         if not ids:
             return ClaimBatch([], skipped)
         order = {sid: i for i, sid in enumerate(ids)}
-        rows = sorted(await s.execute(
-            select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
-                   Target.address, Target.email, Target.line, Target.fields, Target.token)
-            .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids))), key=lambda r: order[r.id])
+        rows = sorted(await s.execute(sql["rows"], {"ids": ids}), key=lambda r: order[r.id])
         ids_by_send = {r.id: tokens.message_id(r.token, r.wave, domain) for r in rows}
-        await s.execute(update(Send), [{"id": sid, "message_id": mid} for sid, mid in ids_by_send.items()])
+        await s.execute(sql["message_id"], [{"sid": sid, "mid": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
         initial: dict[int, datetime] = {}
-        for tid, wave, mid, state, sent_at in await s.execute(
-                select(Send.target_id, Send.wave, Send.message_id, Send.state, Send.sent_at)
-                .where(Send.target_id.in_({r.target_id for r in rows}),
-                       Send.state.in_((SendState.SENT, SendState.UNCERTAIN)), Send.message_id.is_not(None))
-                .order_by(Send.target_id, Send.wave)):
+        for tid, wave, mid, state, sent_at in await s.execute(sql["earlier"],
+                                                               {"ids": sorted({r.target_id for r in rows})}):
             earlier.setdefault(tid, []).append((wave, str(mid)))
             if wave == 0 and state == SendState.SENT and sent_at is not None:
                 initial[tid] = sent_at
@@ -290,6 +305,16 @@ class OnTheWire:
     at: datetime          # wall clock
 
 
+@cache
+def _wire_sql() -> Any:
+    """The on-the-wire mark of OnTheWire, built once (it runs in nearly every group commit)."""
+    return (update(Send).where(Send.id.in_(bindparam("ids", expanding=True)), Send.state == SendState.CLAIMED,
+                               Send.lease_owner == bindparam("owner"),
+                               exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
+            .values(wire_at=bindparam("at", type_=UTCDateTime())).returning(Send.id)
+            .execution_options(synchronize_session=False))
+
+
 async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> list[bool]:
     """Several outcomes (and on-the-wire marks) in one write transaction (a group commit: one lock,
     one fsync). Each is applied as record_outcome would; False for a send whose lease is no longer
@@ -302,11 +327,8 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
             ids = [m.send_id for m in mine]
             # Only while the target still waits: one answered or bounced since the claim is not
             # written to (the table's claimed + target_stopped row, applied just below).
-            marked = set((await s.execute(
-                update(Send).where(Send.id.in_(ids), Send.state == SendState.CLAIMED, Send.lease_owner == owner,
-                                   exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
-                .values(wire_at=max(m.at for m in mine)).returning(Send.id)
-                .execution_options(synchronize_session=False))).scalars())
+            marked = set((await s.execute(_wire_sql(), {"ids": ids, "owner": owner,
+                                                        "at": max(m.at for m in mine)})).scalars())
             if len(marked) < len(ids):
                 await s.execute(
                     update(Send).where(Send.id.in_([i for i in ids if i not in marked]),
