@@ -342,7 +342,7 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
         # by one. They are distinct sends of distinct targets (a target's waves are never in flight
         # together: a claimed send blocks its later waves), so their order does not matter.
         accepted = [o for o in outcomes if isinstance(o, Outcome) and o.event is SendEvent.ACCEPTED]
-        if len(accepted) > 1:
+        if accepted:
             done.update(await _record_accepted(s, accepted))
         results = []
         for o in outcomes:
