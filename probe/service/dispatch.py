@@ -184,7 +184,7 @@ def replanner(service: Service) -> Replanner:
 
 
 async def dispatch(service: Service, now: datetime) -> DispatchResult:
-    """Claim due sends in batches (up to two per connection ahead of the workers), hand them to
+    """Claim due sends in batches (up to four per connection ahead of the workers), hand them to
     `smtp.concurrency` workers through a queue, record outcomes in group commits.
 
     Rate limits hold across every process on the database: `smtp.rate_limit` is a token bucket per
@@ -216,9 +216,11 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     replan = replanner(service)
     recorder = Recorder(service)
     queue: asyncio.Queue[ClaimedSend | None] = asyncio.Queue()
-    # Claims ahead of the workers (up to one more per connection), so a claim serves several sends: a
-    # claim not yet on the wire (OnTheWire) goes back to the queue by itself if this process dies.
-    ahead = 2 * concurrency
+    # Claims ahead of the workers (up to three more per connection), so a claim serves several sends
+    # (the producer claims once 2 × concurrency slots are free): a claim not yet on the wire
+    # (OnTheWire) goes back to the queue by itself if this process dies.
+    ahead = 4 * concurrency
+    refill = 2 * concurrency
     idle = asyncio.Semaphore(ahead)
     throttled: dict[str, float] = {}            # recipient domain → monotonic time it may go again
 
@@ -231,10 +233,10 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
             slots = 1
             if rate is None:
                 # No account limit: claim for every idle slot at once, and while the queue still feeds
-                # the workers wait until a connection's worth of slots is free, so a claim (one write
-                # transaction) serves several sends instead of one. The queue never runs dry waiting:
-                # with it empty at most `concurrency` of the `ahead` slots are taken (in flight).
-                while slots < ahead and (not idle.locked() or (slots < concurrency and not queue.empty())):
+                # the workers wait until `refill` slots are free, so a claim (one write transaction)
+                # serves several sends instead of one. The queue never runs dry waiting: with it empty
+                # at most `concurrency` of the `ahead` slots are taken (in flight).
+                while slots < ahead and (not idle.locked() or (slots < refill and not queue.empty())):
                     await idle.acquire()
                     slots += 1
             else:

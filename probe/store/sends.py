@@ -165,8 +165,9 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
         await s.execute(sql["message_id"], [{"sid": sid, "mid": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
         initial: dict[int, datetime] = {}
-        for tid, wave, mid, state, sent_at in await s.execute(sql["earlier"],
-                                                               {"ids": sorted({r.target_id for r in rows})}):
+        reminders = sorted({r.target_id for r in rows if r.wave > 0})   # an initial email has no earlier wave
+        for tid, wave, mid, state, sent_at in (await s.execute(sql["earlier"], {"ids": reminders})
+                                               if reminders else ()):
             earlier.setdefault(tid, []).append((wave, str(mid)))
             if wave == 0 and state == SendState.SENT and sent_at is not None:
                 initial[tid] = sent_at
