@@ -36,6 +36,7 @@ from probe.core.lifecycle import (
     decide_send,
     decide_target,
     send_sources,
+    target_rules,
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
@@ -359,92 +360,94 @@ _UTC = UTCDateTime()
 
 
 @cache
-def _accepted_sql(dialect: str) -> dict[str, TextClause]:
-    """The statements of _record_accepted, built once (text(): no ORM construction nor cache-key
-    walk per call). Row locks on PostgreSQL hold what was read until the commit; SQLite's write
-    transaction (BEGIN IMMEDIATE) already does."""
-    lock = " FOR UPDATE" if dialect == "postgresql" else ""
-    ids = bindparam("ids", expanding=True)
-    attempts = ", attempts = attempts + 1" if _ACCEPTED.attempts.value == "one" else ""
+def _accepted_sql() -> dict[str, TextClause]:
+    """The fixed statements of _record_accepted, built once (text(): no ORM construction nor
+    cache-key walk per call)."""
     return {
-        "mine": text("SELECT id, target_id FROM send WHERE id IN :ids AND state = :claimed AND lease_owner = :owner"
-                     + lock).bindparams(ids),
-        "sent": text(f"UPDATE send SET state = :new_state{attempts}, lease_expires_at = NULL, smtp_reply = :reply, "
-                     "sent_at = :at, last_error = NULL WHERE id = :id AND state = :claimed AND lease_owner = :owner"
-                     ).bindparams(bindparam("at", type_=_UTC)),
-        "targets": text("SELECT id, state FROM target WHERE id IN :ids" + lock).bindparams(ids),
-        "move": text("UPDATE target SET state = :new_state, state_changed_at = :at WHERE id IN :ids AND state = :old"
-                     " RETURNING id").bindparams(ids, bindparam("at", type_=_UTC)),
         "replan": text("UPDATE send SET due_at = :due WHERE target_id = :tid AND wave = :wave AND state = :scheduled"
                        ).bindparams(bindparam("due", type_=_UTC)),
     }
 
 
+@cache
+def _sent_sql(n: int) -> TextClause:
+    """n claimed sends of one owner become sent, each with its server reply, in one statement that
+    returns (id, target_id) of those whose lease was still ours: the lifecycle table's
+    (claimed, accepted) row. Built once per n (n <= the recorder's batch)."""
+    attempts = ", attempts = attempts + 1" if _ACCEPTED.attempts.value == "one" else ""
+    whens = " ".join(f"WHEN :i{k} THEN :r{k}" for k in range(n))
+    ids = ", ".join(f":i{k}" for k in range(n))
+    return text(f"UPDATE send SET state = :new_state{attempts}, lease_expires_at = NULL, sent_at = :at, "
+                f"last_error = NULL, smtp_reply = CASE id {whens} END "
+                f"WHERE id IN ({ids}) AND state = :claimed AND lease_owner = :owner RETURNING id, target_id"
+                ).bindparams(bindparam("at", type_=_UTC))
+
+
+@cache
+def _target_moves_sql(event: TargetEvent) -> TextClause | None:
+    """The lifecycle table's rows for `event` on a target as one UPDATE … SET state = CASE state …
+    (None when a row also acts on the target's other sends, or none moves the target)."""
+    rules = target_rules(event)
+    if any(r.sends is not OtherSends.NONE for r in rules.values()):
+        return None
+    moves = {st: r.new_state for st, r in rules.items() if r.new_state is not None and r.new_state != st}
+    if not moves:
+        return None
+    whens = " ".join(f"WHEN '{st.value}' THEN '{new.value}'" for st, new in sorted(moves.items()))
+    sources = ", ".join(f"'{st.value}'" for st in sorted(moves))
+    return text(f"UPDATE target SET state = CASE state {whens} END, state_changed_at = :at "
+                f"WHERE id IN :ids AND state IN ({sources})").bindparams(
+        bindparam("ids", expanding=True), bindparam("at", type_=_UTC))
+
+
 async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
     """_record for a group of ACCEPTED outcomes, the same rows of the lifecycle table applied set-wise:
-    the sends still claimed by their owner become sent (executemany), their targets take the table's
-    SEND_ACCEPTED row, later waves are replanned (executemany). A target met twice, or one that moved
-    under the guard, is left to _record (the caller applies what is missing from the result)."""
+    the sends still claimed by their owner become sent, their targets take the table's SEND_ACCEPTED
+    row, later waves are replanned (executemany). Anything else (a target met twice, which a claimed
+    send's blocking of its other waves rules out) goes the one-by-one way."""
     conn = await s.connection()
-    sql = _accepted_sql(conn.dialect.name)
-    claimed = SendState.CLAIMED.value
     targets: dict[int, Outcome] = {}
-    done: dict[int, bool] = {}
-    for owner in {o.owner for o in outcomes}:
-        mine_all = [o for o in outcomes if o.owner == owner]
-        ids = [o.send_id for o in mine_all]
-        held = dict(tuple(r) for r in await conn.execute(sql["mine"], {"ids": ids, "claimed": claimed,
-                                                                        "owner": owner}))
-        mine = []
-        for o in mine_all:
-            tid = held.get(o.send_id)
-            if tid is None:
-                done[o.send_id] = False           # the lease is no longer ours: nothing written
-            elif tid not in targets:
-                targets[tid] = o
-                mine.append(o)
-        if mine:
-            await conn.execute(sql["sent"], [
-                {"new_state": _ACCEPTED.new_state.value, "reply": o.smtp_reply, "at": o.now, "id": o.send_id,
-                 "claimed": claimed, "owner": owner} for o in mine])
-            done.update({o.send_id: True for o in mine})
-    if not targets:
-        return done
-    # The target's row of the table: the same decision apply_target_event makes, for many at once.
-    by_move: dict[tuple[str, str, datetime], list[int]] = {}
-    effects: list[tuple[int, Outcome, TargetRule, str]] = []
-    for tid, state in await conn.execute(sql["targets"], {"ids": list(targets)}):
-        o = targets[tid]
-        event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
-        rule = decide_target(TargetState(state), event) if event is not None else None
-        if rule is None:
+    careful: list[tuple[int, Outcome]] = []
+    done: dict[int, bool] = {o.send_id: False for o in outcomes}   # False: the lease is no longer ours
+    groups: dict[tuple[str, datetime], list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.owner, o.now), []).append(o)
+    for (owner, at), group in groups.items():
+        params: dict[str, Any] = {"new_state": _ACCEPTED.new_state.value, "at": at,
+                                  "claimed": SendState.CLAIMED.value, "owner": owner}
+        for k, o in enumerate(group):
+            params.update({f"i{k}": o.send_id, f"r{k}": o.smtp_reply})
+        by_id = {o.send_id: o for o in group}
+        for sid, tid in await conn.execute(_sent_sql(len(group)), params):
+            done[sid] = True
+            if tid in targets:
+                careful.append((tid, by_id[sid]))
+            else:
+                targets[tid] = by_id[sid]
+    twice = {tid for tid, _ in careful}
+    # The target's row of the table: what apply_target_event does, for many at once.
+    by_event: dict[tuple[TargetEvent, datetime], list[int]] = {}
+    for tid, o in targets.items():
+        if tid in twice:
             continue
-        if rule.new_state is not None and rule.new_state != state:
-            by_move.setdefault((state, rule.new_state.value, o.now), []).append(tid)
-        if rule.sends is not OtherSends.NONE:
-            effects.append((tid, o, rule, f"target {rule.new_state or state}"))
-    again: set[int] = set()
-    for (old, new_state, at), tids in by_move.items():
-        moved = set((await conn.execute(sql["move"], {"ids": tids, "old": old, "new_state": new_state,
-                                                      "at": at})).scalars())
-        again.update(t for t in tids if t not in moved)
-    for tid in again:
-        # Moved since it was read (not under the row lock or SQLite's write lock, but the guard is
-        # what makes it safe): decided again from its new state, the one-by-one way.
-        o = targets[tid]
         event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
-        assert event is not None
-        await apply_target_event(s, tid, event, now=o.now)
-    for tid, _o, rule, reason in effects:
-        if tid not in again:
-            await _apply_sends_effect(s, tid, rule.sends, reason)
+        if event is None:
+            continue
+        if _target_moves_sql(event) is None:
+            await apply_target_event(s, tid, event, now=o.now)
+        else:
+            by_event.setdefault((event, o.now), []).append(tid)
+    for (event, at), tids in by_event.items():
+        stmt = _target_moves_sql(event)
+        assert stmt is not None
+        await conn.execute(stmt, {"ids": tids, "at": at})
     # Later waves follow the actual initial send (the table's REPLAN_LATER), one executemany.
     plans: dict[tuple[datetime, int, datetime, Replanner], dict[int, datetime]] = {}
     replans = []
     if _ACCEPTED.others is OtherSends.REPLAN_LATER:
         for tid, o in targets.items():
             initial = o.now if o.wave == 0 else o.initial_sent_at
-            if o.replan is None or initial is None:
+            if o.replan is None or initial is None or tid in twice:
                 continue
             key = (initial, o.wave, o.now, o.replan)
             if key not in plans:
@@ -452,7 +455,15 @@ async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
             replans += [{"due": due, "tid": tid, "wave": wave, "scheduled": SendState.SCHEDULED.value}
                         for wave, due in plans[key].items()]
     if replans:
-        await conn.execute(sql["replan"], replans)
+        await conn.execute(_accepted_sql()["replan"], replans)
+    for tid in twice:
+        for o in [targets[tid]] + [o for t, o in careful if t == tid]:
+            event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
+            if event is not None:
+                await apply_target_event(s, tid, event, now=o.now)
+            initial = o.now if o.wave == 0 else o.initial_sent_at
+            if _ACCEPTED.others is OtherSends.REPLAN_LATER and o.replan is not None and initial is not None:
+                await _replan_later(s, tid, o.replan(initial, o.wave, o.now))
     return done
 
 
