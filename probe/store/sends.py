@@ -145,10 +145,11 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
         # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) PostgreSQL may run the sub-select more than once
         # and claim more than n rows (seen: 5 rows for LIMIT 1).
         sql = _claim_sql()
+        conn = await s.connection()   # Core execution: these statements need nothing of the ORM
         for state in CLAIMABLE:
             if len(ids) >= limit:
                 break
-            rows = list(await s.execute(_pick(state), {"campaign_id": campaign_id, "now": now, "lim": want}))
+            rows = list(await conn.execute(_pick(state), {"campaign_id": campaign_id, "now": now, "lim": want}))
             if not rows:
                 continue
             usable = [r for r in rows if recipient_domain(r.email) not in skip]
@@ -156,18 +157,18 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
             picked = [r.id for r in take_fair(usable, lambda r: recipient_domain(r.email), limit - len(ids))]
             if not picked:
                 continue
-            ids += list((await s.execute(sql["claim"], {"ids": picked, "from_state": state, "owner": owner,
+            ids += list((await conn.execute(sql["claim"], {"ids": picked, "from_state": state, "owner": owner,
                                                         "lease_until": lease_until})).scalars())
         if not ids:
             return ClaimBatch([], skipped)
         order = {sid: i for i, sid in enumerate(ids)}
-        rows = sorted(await s.execute(sql["rows"], {"ids": ids}), key=lambda r: order[r.id])
+        rows = sorted(await conn.execute(sql["rows"], {"ids": ids}), key=lambda r: order[r.id])
         ids_by_send = {r.id: tokens.message_id(r.token, r.wave, domain) for r in rows}
-        await s.execute(sql["message_id"], [{"sid": sid, "mid": mid} for sid, mid in ids_by_send.items()])
+        await conn.execute(sql["message_id"], [{"sid": sid, "mid": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
         initial: dict[int, datetime] = {}
         reminders = sorted({r.target_id for r in rows if r.wave > 0})   # an initial email has no earlier wave
-        for tid, wave, mid, state, sent_at in (await s.execute(sql["earlier"], {"ids": reminders})
+        for tid, wave, mid, state, sent_at in (await conn.execute(sql["earlier"], {"ids": reminders})
                                                if reminders else ()):
             earlier.setdefault(tid, []).append((wave, str(mid)))
             if wave == 0 and state == SendState.SENT and sent_at is not None:
@@ -329,7 +330,7 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
             ids = [m.send_id for m in mine]
             # Only while the target still waits: one answered or bounced since the claim is not
             # written to (the table's claimed + target_stopped row, applied just below).
-            marked = set((await s.execute(_wire_sql(), {"ids": ids, "owner": owner,
+            marked = set((await (await s.connection()).execute(_wire_sql(), {"ids": ids, "owner": owner,
                                                         "at": max(m.at for m in mine)})).scalars())
             if len(marked) < len(ids):
                 await s.execute(
