@@ -370,6 +370,10 @@ def _accepted_sql() -> dict[str, TextClause]:
     }
 
 
+#: The most accepted sends one statement of _record_accepted writes (the recorder's batch is 64).
+SENT_CHUNK = 64
+
+
 @cache
 def _sent_sql(n: int) -> TextClause:
     """n claimed sends of one owner become sent, each with its server reply, in one statement that
@@ -413,7 +417,11 @@ async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
     groups: dict[tuple[str, datetime], list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault((o.owner, o.now), []).append(o)
-    for (owner, at), group in groups.items():
+    # At most SENT_CHUNK sends a statement: few distinct statements to cache, far from any engine's
+    # limit on bound parameters, whoever calls record_outcomes with however many outcomes.
+    chunks = [(key, group[i:i + SENT_CHUNK]) for key, group in groups.items()
+              for i in range(0, len(group), SENT_CHUNK)]
+    for (owner, at), group in chunks:
         params: dict[str, Any] = {"new_state": _ACCEPTED.new_state.value, "at": at,
                                   "claimed": SendState.CLAIMED.value, "owner": owner}
         for k, o in enumerate(group):

@@ -323,3 +323,16 @@ async def test_a_group_of_accepted_outcomes_writes_what_one_by_one_writes(
     assert [written(c) for c in group if c is not taken] == [expected] * 3
     assert rows[taken.target_id, 0].state == SendState.CLAIMED
     assert targets[taken.target_id].state == TargetState.PENDING
+
+
+async def test_more_accepted_outcomes_than_one_statement_takes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    cid = await setup(sessions, count=S.SENT_CHUNK + 6, gaps=())
+    claims = await claim(sessions, cid, limit=S.SENT_CHUNK + 6)
+    assert len(claims) == S.SENT_CHUNK + 6
+    await on_wire(sessions, claims)
+    assert all(await S.record_outcomes(sessions, [
+        S.Outcome(c.send_id, "host:1", S.SendEvent.ACCEPTED, 0, START, smtp_reply=f"250 {c.send_id}") for c in claims]))
+    async with sessions() as s:
+        rows = (await s.execute(select(Send.id, Send.state, Send.smtp_reply))).all()
+    assert {(r.state, r.smtp_reply) for r in rows} == {(SendState.SENT, f"250 {r.id}") for r in rows}
+    assert {await target_state(sessions, c.target_id) for c in claims} == {TargetState.CONTACTED}
