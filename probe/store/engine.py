@@ -114,7 +114,11 @@ def make_engine(url: str, *, read_only: bool = False,
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
-            engine = create_async_engine(full, pool_pre_ping=True)
+            # No pool_pre_ping: a connection to a local file does not go stale, and the ping was one
+            # more round trip to aiosqlite's thread for every transaction (a send pass runs hundreds).
+            # No reset on return either: a Connection ends its transaction when it is closed (commit
+            # or rollback), so the pool's extra ROLLBACK was another round trip for nothing.
+            engine = create_async_engine(full, pool_reset_on_return=None)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
             engine.sync_engine.probe_busy_timeout_s = busy_timeout_s  # type: ignore[attr-defined]
             event.listen(engine.sync_engine, "begin", _sqlite_deferred_begin if read_only else _sqlite_begin)
