@@ -382,7 +382,7 @@ async def stored_assignment(db: Db, campaign_id: int | None) -> list[tuple[str, 
         rows = await s.execute(select(Target.email, Target.stratum, Target.variant)
                                .where(Target.campaign_id == campaign_id, Target.variant.is_not(None)))
         # Sorted here, not by ORDER BY: collations differ between engines, the export must not.
-        return sorted((e, st or "", v) for e, st, v in rows)
+        return sorted((e, st or "", str(v)) for e, st, v in rows)   # v: not null in the query
 
 
 async def get_campaign(db: Db, name: str) -> Campaign | None:
@@ -413,7 +413,8 @@ async def follow_actual_sends(db: Db, campaign_id: int, replan: Any) -> int:
             .order_by(Send.target_id, Send.wave))).all()
         sent: dict[int, dict[int, datetime]] = {}
         for target_id, wave, sent_at in rows:
-            sent.setdefault(target_id, {})[wave] = sent_at
+            if sent_at is not None:   # filtered in the query too
+                sent.setdefault(target_id, {})[wave] = sent_at
         moved = 0
         for target_id, waves in sent.items():
             if 0 not in waves:

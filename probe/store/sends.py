@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, case, exists, func, literal, select, text, update
+from sqlalchemy import BindParameter, TextClause, bindparam, case, exists, func, literal, select, text, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
@@ -97,7 +97,7 @@ def _pick(state: SendState) -> Any:
 @cache
 def _claim_sql() -> dict[str, Any]:
     """The other statements of claim_batch, built once with bound parameters."""
-    ids = bindparam("ids", expanding=True)
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
     return {
         "claim": update(Send).where(Send.id.in_(ids), Send.state == bindparam("from_state"))
         .values(state=SendState.CLAIMED, lease_owner=bindparam("owner"),
