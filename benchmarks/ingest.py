@@ -3,13 +3,15 @@ the whole process), against a bare aioimaplib `UID FETCH a:b (BODY.PEEK[])` of t
 probe's batches of 25) and the stdlib imaplib doing the same, in the same run (target: probe ≥ 0.5×
 aioimaplib).
 
-    .venv/bin/python benchmarks/ingest.py [--replies 10000] [--engines sqlite,postgresql]
+    .venv/bin/python benchmarks/ingest.py [--replies 10000] [--engines sqlite,postgresql] [--profile DIR]
 
 A campaign of N targets is launched (not timed); each target's reply (to its Reply-To token
 address: 70 % a short yes/no, 20 % with the quoted original, 10 % out-of-office auto-replies) is
 written into the maildir, so every message matches. The tick runs with --now before the first
 wave is due, so it sends nothing. Dovecot runs from tests/fixtures/dovecot.py on a loopback port.
-Classification alone over the corpus: benchmarks/classify.py.
+Classification alone over the corpus: benchmarks/classify.py. --profile DIR runs each tick under
+py-spy (all threads, 250 Hz; its figures are then the profiled ones) and writes DIR/ingest-ENGINE.txt
+(raw stacks) and a summary by module and probe function.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from send import write_campaign  # noqa: E402
+from send import summarize_profile, write_campaign  # noqa: E402
 
 from tests.fixtures.dovecot import DovecotServer, DovecotUser, dovecot_available  # noqa: E402
 
@@ -88,11 +90,11 @@ def imaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def tick(config: Path, password: str) -> tuple[float, float, str]:
+def tick(config: Path, password: str, prefix: list[str] | None = None) -> tuple[float, float, str]:
     env = {**os.environ, PASSWORD_ENV: password}
     before = os.times()
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "probe", "tick", str(config), "--now", BEFORE_START],
+    done = subprocess.run([*(prefix or []), sys.executable, "-m", "probe", "tick", str(config), "--now", BEFORE_START],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - started
     after = os.times()
@@ -106,6 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replies", type=int, default=10_000)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--profile", type=Path, help="run each tick under py-spy, stacks into this folder")
     args = parser.parse_args()
     if not dovecot_available():
         print("dovecot is not installed: apt-get install -y dovecot-imapd", file=sys.stderr)
@@ -148,11 +151,21 @@ def main() -> int:
             wall, count = imaplib_fetch(user, n)
             print(f"  {'stdlib imaplib UID FETCH, 25 a batch':44s} {count / wall:7.0f} msg/s  {wall:6.1f} s  "
                   f"{count / wall / base:4.2f}× aioimaplib", flush=True)
-            wall, cpu, log = tick(config, user.password)
+            spy: list[str] | None = None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                raw = args.profile / f"ingest-{engine}.txt"
+                spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
+                       "--rate", "250", "--output", str(raw), "--"]
+            wall, cpu, log = tick(config, user.password, spy)
             summary = next((x for x in reversed(log.splitlines()) if "pass at" in x), "(no pass summary)")
             print(f"  {'probe tick (' + engine + '), whole process':44s} {n / wall:7.0f} msg/s  {wall:6.1f} s  "
                   f"{n / wall / base:4.2f}× aioimaplib, CPU {cpu / n * 1000:.2f} ms/msg", flush=True)
             print(f"    {summary.split('pass at', 1)[-1].strip()}", flush=True)
+            if args.profile:
+                text = summarize_profile(args.profile / f"ingest-{engine}.txt", top=25)
+                (args.profile / f"summary-{engine}.txt").write_text(text + "\n")
+                print(text, flush=True)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -3,15 +3,25 @@ whole process, against the interpreter's start-up in the same run (target: ≤ 2
 "import sqlalchemy"`).
 
     .venv/bin/python benchmarks/readonly.py [--targets 200] [--rounds 5] [--engines sqlite,postgresql]
+                                            [--before SRC]
 
-Prints the median wall time of --rounds runs of each, its ratio to `import sqlalchemy`, and the
-modules whose import costs the most in `probe status` (python -X importtime, cumulative).
+Prints, for each, the median wall time and the median CPU time (user + system of the child) of
+--rounds runs, each with its ratio to `import sqlalchemy`, and the modules whose import costs the
+most in `probe status` (python -X importtime, cumulative). The rounds are interleaved (every
+command once, then again), so a change in the machine's load falls on all of them alike; on a
+shared machine the CPU ratio is the steadier figure. --before SRC times another source tree too
+(e.g. `git archive COMMIT | tar -x -C SRC`), against the same database.
+
+Every process runs with Python's bytecode cache, as an installed probe does (pip compiles it): an
+inherited PYTHONDONTWRITEBYTECODE would recompile probe's own modules on every run (about 0.3 s)
+while sqlalchemy's come precompiled, and one untimed run of each command first writes the cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,20 +37,41 @@ from send import NOW, write_campaign
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def median_wall(command: list[str], rounds: int) -> float:
-    samples = []
+def environment(src: Path | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
+def run_once(command: list[str], src: Path | None = None) -> tuple[float, float]:
+    """(wall s, CPU s of the child) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=src or ROOT,
+                          env=environment(src))
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):   # status exits 1 when there are uncertain sends
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(commands: dict[str, tuple[list[str], Path | None]], rounds: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) of each command over `rounds` interleaved rounds, after one warm-up run."""
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
+    for command, src in commands.values():
+        run_once(command, src)   # writes the bytecode cache
     for _ in range(rounds):
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-        samples.append(time.perf_counter() - started)
-        if done.returncode not in (0, 1):   # status exits 1 when there are uncertain sends
-            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return statistics.median(samples)
+        for label, (command, src) in commands.items():
+            samples[label].append(run_once(command, src))
+    return {label: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
+            for label, s in samples.items()}
 
 
 def import_costs(config: Path, top: int = 12) -> list[tuple[float, str]]:
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "probe", "status", str(config)],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT, env=environment())
     costs: list[tuple[float, str]] = []
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -56,18 +87,18 @@ def main() -> int:
     parser.add_argument("--targets", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--before", type=Path, help="another probe source tree to time too")
     args = parser.parse_args()
     py = sys.executable
-    print(f"median of {args.rounds}, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs, "
-          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC", flush=True)
-    bare = median_wall([py, "-c", "pass"], args.rounds)
-    base = median_wall([py, "-c", "import sqlalchemy"], args.rounds)
-    print(f"  {'python -c pass':40s} {bare:6.2f} s")
-    label = 'python -c "import sqlalchemy" (baseline)'
-    print(f"  {label:40s} {base:6.2f} s", flush=True)
+    base_label = 'python -c "import sqlalchemy" (baseline)'
+    commands: dict[str, tuple[list[str], Path | None]] = {
+        "python -c pass": ([py, "-c", "pass"], None),
+        base_label: ([py, "-c", "import sqlalchemy"], None),
+    }
     dbs = []
     try:
         with tempfile.TemporaryDirectory(prefix="probe-bench-ro-") as tmp:
+            configs = {}
             for engine in filter(None, args.engines.split(",")):
                 if engine == "sqlite":
                     url = f"sqlite:///{tmp}/probe.db"
@@ -77,17 +108,26 @@ def main() -> int:
                                    check=True)
                     dbs.append(name)
                     url = f"postgresql://postgres@127.0.0.1/{name}"
-                config = write_campaign(Path(tmp) / engine, args.targets, url, 2525, 8)
+                config = configs[engine] = write_campaign(Path(tmp) / engine, args.targets, url, 2525, 8)
                 subprocess.run([py, "-m", "probe", "launch", str(config), "--now", NOW], check=True,
-                               capture_output=True, cwd=ROOT)
+                               capture_output=True, cwd=ROOT, env=environment())
                 for what in (["status"], ["report", "--format", "json"], ["replies"]):
-                    wall = median_wall([py, "-m", "probe", what[0], str(config), *what[1:]], args.rounds)
-                    label = f"probe {' '.join(what)} ({engine})"
-                    print(f"  {label:40s} {wall:6.2f} s  {wall / base:4.1f}× import sqlalchemy", flush=True)
-                if engine == "sqlite":
-                    print("  imports of `probe status` (cumulative s, top-level packages):")
-                    for seconds, name in import_costs(config):
-                        print(f"    {seconds:6.3f} s  {name}")
+                    line = [py, "-m", "probe", what[0], str(config), *what[1:]]
+                    commands[f"probe {' '.join(what)} ({engine})"] = (line, None)
+                    if args.before:
+                        commands[f"  before: probe {' '.join(what)} ({engine})"] = (line, args.before.resolve())
+            print(f"median of {args.rounds} interleaved rounds, load average {os.getloadavg()[0]:.1f} at the "
+                  f"start, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC", flush=True)
+            results = measure(commands, args.rounds)
+            base_wall, base_cpu = results[base_label]
+            print(f"  {'':44s} {'wall':>7s} {'ratio':>6s} {'CPU':>7s} {'ratio':>6s}")
+            for label, (wall, cpu) in results.items():
+                print(f"  {label:44s} {wall:6.2f}s {wall / base_wall:5.2f}× {cpu:6.2f}s {cpu / base_cpu:5.2f}×")
+            print(f"  load average {os.getloadavg()[0]:.1f} at the end")
+            if "sqlite" in configs:
+                print("  imports of `probe status` (cumulative s, top-level packages):")
+                for seconds, name in import_costs(configs["sqlite"]):
+                    print(f"    {seconds:6.3f} s  {name}")
     finally:
         for name in dbs:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",

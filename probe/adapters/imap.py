@@ -7,7 +7,10 @@ aioimaplib hangs in several known ways (LIBRARIES.md §2): a lost connection doe
 commands, IDLE hangs on BYE, a response of ~1000 lines kills the parser, a cancelled command can
 block the next one. Hence:
   - every call runs under a watchdog (`_bounded`) that also fires when the connection drops;
-  - bodies are fetched in batches of `batch_size` UIDs;
+  - bodies are fetched in chunks of at most `batch_size` UIDs and `batch_bytes` bytes (sizes from
+    a `UID FETCH (UID RFC822.SIZE)` first), read by an iterative replacement of aioimaplib's
+    recursive response parser (`_fast_parser`), so a chunk of hundreds of messages neither
+    overflows the stack nor costs time quadratic in its length;
   - after any timeout, Abort, CommandTimeout or lost connection the client is thrown away and
     ImapError is raised. The next call on the same ImapMailbox connects afresh; backing off and
     logging the retry is the caller's job.
@@ -46,6 +49,7 @@ from probe.adapters.imap_wire import (
     parse_list,
     parse_search,
     parse_select,
+    parse_sizes,
     searchable_id,
     uid_set,
 )
@@ -61,6 +65,11 @@ NOOP_EVERY_S = 5.0
 RESELECT_EVERY_S = 600.0  # safety net: notices a folder deleted and recreated under an open connection
 FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
 HEADER_ITEMS = "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE)])"
+SIZE_ITEMS = "(UID RFC822.SIZE)"
+BATCH_SIZE = 500               # messages per body FETCH (and per store transaction of the poll)
+FIRST_BATCH = 25               # the first chunk of a poll; each next one doubles, up to BATCH_SIZE
+BATCH_BYTES = 16 * 1024 * 1024  # and at most this many bytes of them, unless one message is larger
+SIZE_BATCH = 2000              # UIDs per RFC822.SIZE FETCH (a short line each)
 SEARCH_BATCH = 20      # Message-IDs per UID SEARCH (an OR tree: a short command line on any server)
 HEADER_BATCH = 100     # header-only FETCHes are ~3 lines a message: far below aioimaplib's ~1000 (#118)
 _LOG = logging.getLogger("probe.imap")
@@ -91,11 +100,13 @@ class ImapMailbox:
     aioimaplib's state after a cancellation cannot be trusted.
     """
 
-    def __init__(self, account: ImapAccount, *, batch_size: int = 25, logger: logging.Logger = _LOG,
+    def __init__(self, account: ImapAccount, *, batch_size: int = BATCH_SIZE, batch_bytes: int = BATCH_BYTES,
+                 logger: logging.Logger = _LOG,
                  use_idle: bool = True, noop_every_s: float = NOOP_EVERY_S,
                  reselect_every_s: float = RESELECT_EVERY_S) -> None:
         self.account = account
         self.batch_size = max(1, batch_size)
+        self.batch_bytes = max(1, batch_bytes)
         self.log = logger
         self.use_idle = use_idle
         self.noop_every_s = noop_every_s
@@ -141,8 +152,7 @@ class ImapMailbox:
         if not uids:
             yield state, []
             return
-        for start in range(0, len(uids), self.batch_size):
-            batch = uids[start:start + self.batch_size]
+        for batch in await self._chunks(uids):
             yield state, await self._fetch(batch)
 
     async def wait_for_news(self, timeout_s: float) -> bool:
@@ -176,7 +186,7 @@ class ImapMailbox:
 
     async def folders(self) -> list[ListedFolder]:
         """Every folder of the account (`LIST "" "*"`), with its attributes."""
-        return await self._list('""', '"*"')
+        return await self._list('""', '"*"') or []   # None only when a refusal is accepted
 
     async def special_use_folders(self, flag: str = "\\Sent") -> list[str]:
         """The folders the server marks with an RFC 6154 special-use flag, e.g. `\\Sent`.
@@ -196,7 +206,7 @@ class ImapMailbox:
             listed = await self._list('(SPECIAL-USE) ""', '"*"', refused_ok=True)
         if listed is None:
             listed = await self._list('""', '"*"')
-        return [f.name for f in listed if wanted in f.attributes]
+        return [f.name for f in listed or [] if wanted in f.attributes]
 
     async def find_message_ids(self, folder: str, message_ids: Iterable[str]) -> set[str]:
         """Which of `message_ids` (with <>) are in `folder`: `UID SEARCH HEADER Message-ID`."""
@@ -289,6 +299,7 @@ class ImapMailbox:
             raise self._error(f"TLS setup failed: {exc}", "check imap.ca_file") from exc
         self._client, self._lost = client, lost
         self._spy_on_exists(client)
+        _fast_parser(client.protocol)
         try:
             await self._bounded(client.wait_hello_from_server(), "connect")
         except ImapError as exc:
@@ -508,6 +519,41 @@ class ImapMailbox:
             raise self._error(f"UID SEARCH refused: {_reply(response)}", "probe retries on the next poll")
         return parse_search(response.lines, after_uid)
 
+    async def _chunks(self, uids: list[int]) -> list[list[int]]:
+        """`uids` cut into chunks of at most batch_size messages and batch_bytes bytes (a message
+        larger than that is a chunk of its own), by their RFC822.SIZE; a UID the server no longer
+        sizes (expunged meanwhile) counts as empty, and its FETCH will say it vanished. The first
+        chunk is small and each next one twice the size (slow start): the first replies of a big
+        backlog are stored, and the cursor moves, within a moment of the poll's start."""
+        if len(uids) <= 1:
+            return [uids] if uids else []
+        client = self._client
+        assert client is not None
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), SIZE_BATCH):
+            part = uids[start:start + SIZE_BATCH]
+            response = await self._bounded(client.uid("fetch", uid_set(part), SIZE_ITEMS),
+                                           "UID FETCH", self.account.timeout_s * 4)
+            if response.result != "OK":
+                self._drop()
+                raise self._error(f"UID FETCH refused: {_reply(response)}", "probe retries on the next poll")
+            sizes.update(parse_sizes(response.lines))
+        chunks: list[list[int]] = []
+        current: list[int] = []
+        total = 0
+        limit = min(FIRST_BATCH, self.batch_size)
+        for uid in uids:
+            size = sizes.get(uid, 0)
+            if current and (len(current) >= limit or total + size > self.batch_bytes):
+                chunks.append(current)
+                current, total = [], 0
+                limit = min(limit * 2, self.batch_size)
+            current.append(uid)
+            total += size
+        if current:
+            chunks.append(current)
+        return chunks
+
     async def _fetch(self, uids: list[int]) -> list[FetchedMessage]:
         client = self._client
         if client is None:  # closed between two batches: the UIDs may no longer mean the same messages
@@ -557,13 +603,17 @@ class ImapMailbox:
             if not renew or loop.time() >= deadline:
                 return False
 
+    def _holds(self, client: aioimaplib.IMAP4) -> bool:
+        """Whether `client` is still this mailbox's connection (a reconnect replaces it)."""
+        return self._client is client
+
     async def _noop_poll(self, timeout_s: float) -> bool:
         client = self._client
         assert client is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            if self._client is not client:
+            if not self._holds(client):
                 raise self._error("connection closed while waiting for mail", "probe reconnects on the next poll")
             response = await self._bounded(client.noop(), "NOOP")
             if has_news(response.lines):
@@ -594,6 +644,85 @@ def _id_and_date(header: bytes) -> tuple[str | None, datetime | None]:
             parsed = parsedate_to_datetime(str(raw_date))
             date = parsed if parsed.tzinfo is not None else None
     return mid, date
+
+
+def _fast_parser(protocol: Any) -> None:
+    """Replace aioimaplib's response reader, on this connection only, by an equivalent loop.
+
+    Stock aioimaplib (LIBRARIES.md §2, #118) reads a received block by recursing once per line,
+    copying the rest of the block at every line, and re-scans every line of a FETCH response so far
+    at every line (FetchCommand.wait_data): a chunk of a few hundred messages overflows the stack,
+    and its cost grows with the square of its length. This is the same state machine
+    (`_handle_responses` and `data_received`, same calls into the protocol and its commands), as a
+    loop over offsets, with the FETCH check scanning back to the last `n FETCH (` line only.
+    A hook on private methods, like _spy_on_exists: aioimaplib is pinned below 3.
+    """
+    lib = aioimaplib.aioimaplib
+    literal_re, incomplete, crlf = lib.literal_data_re, lib.IncompleteRead, lib.CRLF
+    fetch_command, fetch_start = lib.FetchCommand, lib.FetchCommand.FETCH_MESSAGE_DATA_RE
+
+    def wait_data(cmd: Any) -> bool:
+        if type(cmd) is not fetch_command:
+            return bool(cmd.wait_data())
+        lines = cmd._resp_lines
+        start = 0
+        for index in range(len(lines) - 1, -1, -1):
+            line = lines[index]
+            if isinstance(line, bytes) and fetch_start.match(line):
+                start = index
+                break
+        balance = 0
+        for index in range(start, len(lines)):
+            line = lines[index]
+            if isinstance(line, bytes):
+                balance += line.count(b"(") - line.count(b")")
+        return balance != 0
+
+    def handle(data: bytes, line_handler: Any, current: Any) -> None:
+        pos, end = 0, len(data)
+        while True:
+            if pos >= end:
+                if protocol.pending_sync_command is not None:
+                    protocol.pending_sync_command.flush()
+                if current is not None and wait_data(current):
+                    raise incomplete(current)
+                return
+            if current is not None and current.wait_literal_data():
+                need = current._expected_size - len(current._resp_literal_data)
+                current.append_literal_data(data[pos:pos + need])
+                pos = min(end, pos + need)
+                if current.wait_literal_data():
+                    raise incomplete(current)
+            eol = data.find(crlf, pos)
+            if eol < 0:
+                raise incomplete(current, data[pos:])
+            line = data[pos:eol]
+            pos = eol + 2
+            cmd = line_handler(line, current)
+            literal = literal_re.match(line)
+            if literal:
+                if cmd is None:
+                    cmd = lib.Command("NIL", "unused")
+                cmd.begin_literal_data(int(literal.group("size")))
+                current = cmd
+            elif cmd is not None and wait_data(cmd):
+                current = cmd
+            else:
+                current = None
+
+    def data_received(d: bytes) -> None:
+        if lib.log.isEnabledFor(logging.DEBUG):  # stock formats every block, logged or not
+            lib.log.debug("Received : %s", d)
+        try:
+            handle(protocol.incomplete_line + d, protocol._handle_line, protocol.current_command)
+            protocol.incomplete_line = b""
+            protocol.current_command = None
+        except incomplete as incomplete_read:
+            protocol.current_command = incomplete_read.cmd
+            protocol.incomplete_line = incomplete_read.data
+
+    protocol._handle_responses = handle
+    protocol.data_received = data_received
 
 
 def _text(response: Any) -> bytes:

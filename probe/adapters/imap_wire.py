@@ -109,12 +109,24 @@ def parse_search(lines: list[Any], after_uid: int) -> list[int]:
 
 
 _FETCH_START = re.compile(rb"^(\d+) FETCH \(")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _LITERAL_END = re.compile(rb"\{(\d+)\}$")
 _UID = re.compile(rb"\bUID (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 _INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
 _MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+
+
+def parse_sizes(lines: list[Any]) -> dict[int, int]:
+    """UID → RFC822.SIZE from a `UID FETCH (UID RFC822.SIZE)` response (one line a message)."""
+    sizes: dict[int, int] = {}
+    for line in lines:
+        if isinstance(line, bytes) and _FETCH_START.match(line):
+            uid, size = _UID.search(line), _SIZE.search(line)
+            if uid is not None and size is not None:
+                sizes[int(uid.group(1))] = int(size.group(1))
+    return sizes
 
 
 def parse_fetch(lines: list[Any]) -> list[FetchedMessage]:

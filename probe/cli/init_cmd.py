@@ -11,6 +11,7 @@ import argparse
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 
+def _padded(line: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement: `line`, padded to the width of what it replaces (the comments stay aligned)."""
+    return lambda m: line.ljust(len(m.group(0)))
+
+
 def apply_provider(text: str, provider: str) -> str:
     """Point [smtp] and [imap] of the starter config at the provider's servers, with its note."""
     spec = PROVIDERS[provider]
@@ -93,9 +99,8 @@ def apply_provider(text: str, provider: str) -> str:
             continue
         body = match.group(1)
         body = re.sub(r'(?m)^host = "[^"]*"', f'host = "{host}"', body, count=1)
-        body = re.sub(r"(?m)^port = \d+", lambda m, v=f"port = {port}": v.ljust(len(m.group(0))), body, count=1)
-        body = re.sub(r'(?m)^security = "[^"]*"', lambda m, v=f'security = "{security}"': v.ljust(len(m.group(0))),
-                      body, count=1)
+        body = re.sub(r"(?m)^port = \d+", _padded(f"port = {port}"), body, count=1)
+        body = re.sub(r'(?m)^security = "[^"]*"', _padded(f'security = "{security}"'), body, count=1)
         text = text[:match.start(1)] + body + text[match.end(1):]
     note = "".join(f"# {line}\n" for line in [f"--provider {provider}:", *spec.note.splitlines()])
     return re.sub(r"(?m)^\[smtp\]", lambda m: note + m.group(0), text, count=1)

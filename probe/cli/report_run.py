@@ -54,28 +54,27 @@ def _finish(out: TextIO, path: Path | None, what: str) -> None:
 def run_report(args: argparse.Namespace) -> int:
     settings = load(args.config)
     now = parse_now(args.now, settings)
-    sep = parse_sep(args.sep)
+    sep = parse_sep(args.sep) if args.format == "csv" else None
     if args.format == "csv" and args.by is not None:
         print("note: --by is ignored by --format csv (every row has every field)", file=sys.stderr)
-    if args.format != "csv" and sep is not None:
+    if args.format != "csv" and args.sep is not None:
         print("note: --sep only applies to --format csv", file=sys.stderr)
-
-    async def work(campaign: Campaign) -> str | None:
-        if args.format == "csv":
-            return None
-        if args.format == "json":
-            return await campaign.report_json(now, by=args.by)
-        if args.format == "table":
-            return await campaign.report_table(now, by=args.by, lang=args.lang)
-        return await campaign.report_html(now, by=args.by, lang=args.lang)
 
     # CSV for Excel users gets a BOM in a file (Excel reads UTF-8 correctly only with one).
     out = _open_output(args.output, encoding="utf-8-sig" if args.format == "csv" else "utf-8")
-    try:
-        if args.format == "csv":
-            with_campaign(settings, lambda campaign: campaign.write_report_csv(out, sep=sep), launched=False)
+
+    async def work(campaign: Campaign) -> None:
+        if args.format == "csv":   # streamed, chunk by chunk
+            await campaign.write_report_csv(out, sep=sep)
+        elif args.format == "json":
+            out.write(await campaign.report_json(now, by=args.by))
+        elif args.format == "table":
+            out.write(await campaign.report_table(now, by=args.by, lang=args.lang))
         else:
-            out.write(with_campaign(settings, work, launched=False) or "")
+            out.write(await campaign.report_html(now, by=args.by, lang=args.lang))
+
+    try:
+        with_campaign(settings, work, launched=False)   # an unknown campaign: the report's own error
     except BaseException:
         if args.output is not None:
             out.close()

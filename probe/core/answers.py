@@ -149,8 +149,23 @@ class _Matcher:
     kinds: dict[str, str]
 
 
-@lru_cache(maxsize=32)
+# The words of the last call, by identity: a campaign classifies every message with one AnswerWords,
+# and hashing its ~600 phrases (lru_cache's key) cost more than a short reply's whole reading.
+_last_matcher: tuple[AnswerWords, _Matcher] | None = None
+
+
 def _matcher(words: AnswerWords) -> _Matcher:
+    global _last_matcher
+    last = _last_matcher
+    if last is not None and last[0] is words:
+        return last[1]
+    matcher = _build_matcher(words)
+    _last_matcher = (words, matcher)
+    return matcher
+
+
+@lru_cache(maxsize=32)
+def _build_matcher(words: AnswerWords) -> _Matcher:
     kinds: dict[str, str] = {}
     for kind, phrases in (("neutral", vocab.NEUTRAL), ("hedge", vocab.HEDGES), ("delegation", vocab.DELEGATIONS),
                           ("ack", vocab.ACKNOWLEDGEMENTS), ("yes", words.yes), ("no", words.no),
@@ -179,6 +194,12 @@ _ACKABLE_KEYS = frozenset(_key(p) for p in vocab.ACKNOWLEDGEABLE)
 _NEGATOR = re.compile(vocab.NEGATORS)
 _CONDITIONAL = re.compile(r"\b(?:si|s'|if|whether|wenn|falls|se|unless|sauf)\b")
 _LAST_WORDS = re.compile(r"(?:\S+\s*){0,3}$")
+
+
+def _last_words(text: str) -> str:
+    """The last three words of `text` (the pattern matches any text, if only the empty end)."""
+    found = _LAST_WORDS.search(text)
+    return found.group() if found else ""
 _FILLER_BEFORE = frozenset(_key(p) for p in vocab.FILLER_BEFORE)
 _FILLER_AFTER = frozenset(_key(p) for p in vocab.FILLER_AFTER)
 _CLAUSE_BREAK = re.compile(r"[,()\"]|\s-\s|[.!?;:]")
@@ -352,14 +373,14 @@ def _judge(ev: _Event, ctx: _Context, previous_end: int, events: list[_Event], i
     gap = norm[max(previous_end, c_lo, ev.start - 60):ev.start]
     # A no phrase carries its own negation ("ce ne sera pas nécessaire"): only yes words,
     # bare interjections and opt-outs are turned around by a negation in front of them.
-    if (ev.kind != "no" or ev.key in _INTERJECTIONS) and _NEGATOR.search(_LAST_WORDS.search(gap).group()):
+    if (ev.kind != "no" or ev.key in _INTERJECTIONS) and _NEGATOR.search(_last_words(gap)):
         if ev.kind in ("yes", "weak") and ev.key not in _INTERJECTIONS:
             ev.kind = "no"
             ev.negated = True
         else:
             ev.dropped = "negated"
             return
-    if ev.kind != "opt_out" and _CONDITIONAL.search(_LAST_WORDS.search(gap).group()):
+    if ev.kind != "opt_out" and _CONDITIONAL.search(_last_words(gap)):
         ev.dropped = "conditional"  # "si vous êtes d'accord, …", "if interested"
         return
     if ctx.questions[ev.sentence] and ev.kind != "opt_out" and ev.key not in _QUESTION_OK:

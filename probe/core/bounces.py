@@ -5,13 +5,17 @@ Each function looks at a ParsedMessage and returns a Verdict or None; classify.p
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from probe.core.message import ParsedMessage
 from probe.core.model import MessageKind
 from probe.core.replyprefix import REPLY_SUBJECT
 
+T = TypeVar("T")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+=#&'/!-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 _REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -187,6 +191,10 @@ def ses_notification(msg: ParsedMessage) -> Verdict | None:
     """Amazon SES event notifications (JSON mailed by SNS) for senders who relay through SES."""
     if "type" not in msg.text_lc[:4000]:
         return None
+    # _SES_TYPE cannot match without one of its two names (a substring test is memchr-fast; the
+    # pattern's leading optional backslash keeps the regex from skipping ahead).
+    if "notificationtype" not in msg.text_lc and "eventtype" not in msg.text_lc:
+        return None
     kind = _SES_TYPE.search(msg.text_lc)
     if kind is None:
         return None
@@ -278,6 +286,22 @@ RETURNED_MARKER = _rx(
 )
 
 
+def _memo(fn: Callable[[ParsedMessage], T]) -> Callable[[ParsedMessage], T]:
+    """Run a pure check of a message once: several rules ask the same (ParsedMessage.memo)."""
+    key = fn.__name__
+
+    @functools.wraps(fn)
+    def cached(msg: ParsedMessage) -> T:
+        try:
+            return msg.memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = msg.memo[key] = fn(msg)
+            return value
+
+    return cached
+
+
+@_memo
 def looks_like_system_sender(msg: ParsedMessage) -> bool:
     """From a mail system: daemon or postmaster names, an empty sender, a delivery report part, or a
     text that returns the original message the way MTAs do."""
@@ -304,6 +328,7 @@ def _final_failure(text: str) -> bool:
     return bool(_FINAL_FAILURE.search(text))
 
 
+@_memo
 def delay_reason(msg: ParsedMessage) -> str | None:
     """Why `msg` reads as a prose notice that delivery is delayed and still attempted, or None."""
     subject = msg.subject_lc
@@ -333,6 +358,7 @@ def text_delay(msg: ParsedMessage) -> Verdict | None:
                    _text_status(msg.text_lc))
 
 
+@_memo
 def bounce_reason(msg: ParsedMessage) -> str | None:
     """Why `msg` reads as a prose failure notice from a mail system, or None."""
     subject = msg.subject_lc
@@ -409,9 +435,12 @@ def _flufl(msg: ParsedMessage) -> list[str]:
 def _prose_recipients(msg: ParsedMessage) -> list[str]:
     """Addresses a prose notice names near its top, minus the ones that are surely not the failed
     recipient: the notice's own sender and recipients (us) and mail-system role addresses."""
+    head = msg.text_lc[:4000]
+    if "@" not in head:   # no address to find (the pattern needs one), and no scan for it
+        return []
     own = {msg.from_addr, *msg.to_addrs}
     out: list[str] = []
-    for m in _ADDRESS.finditer(msg.text_lc[:4000]):
+    for m in _ADDRESS.finditer(head):
         addr = m.group(0).strip(".").lower()
         if addr in own or addr in out or SYSTEM_SENDER.search(addr):
             continue

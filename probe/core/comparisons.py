@@ -87,6 +87,7 @@ def compare_proportions(xa: int, na: int, xb: int, nb: int) -> Difference:
     ci = newcombe_diff_ci(xb, nb, xa, na)
     total, successes = na + nb, xa + xb
     expected = [n * k / total for n in (na, nb) for k in (successes, total - successes)]
+    p: float | None
     if min(expected) < MIN_EXPECTED:
         p, test = fisher_exact(xb, nb - xb, xa, na - xa), FISHER
     else:

@@ -37,9 +37,9 @@ def match_candidates(*, in_reply_to: str, references: tuple[str, ...], to_addrs:
         for token, _wave in tokens_in(ref):
             add(MatchMethod.IN_REPLY_TO, "token", token)
     for address in to_addrs:
-        token = subaddress_token(address)
-        if token:
-            add(MatchMethod.REPLY_TO_TOKEN, "token", token)
+        sub_token = subaddress_token(address)
+        if sub_token:
+            add(MatchMethod.REPLY_TO_TOKEN, "token", sub_token)
     if classification.kind in (MessageKind.BOUNCE, MessageKind.DELIVERY_DELAY, MessageKind.READ_RECEIPT):
         for original in classification.original_message_ids:
             for token, _wave in tokens_in(original):

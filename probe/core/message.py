@@ -15,7 +15,7 @@ import codecs
 import email
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -40,7 +40,6 @@ MAX_IDS = 100                        # References entries, returned Message-IDs
 
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _BODY_MSGID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,8 @@ class ParsedMessage:
     raw_size: int = 0
     #: the capped bytes that were parsed (for `tree`)
     raw: bytes = field(default=b"", compare=False, repr=False)
+    #: what the classifier's pure checks found, kept so a check asked twice runs once (bounces.py)
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -135,8 +136,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 def _cap_raw(raw: bytes, limits: list[str]) -> bytes:
-    m = _HEADER_END.search(raw)
-    head, sep, body = (raw[: m.start()], m.group(0), raw[m.end():]) if m else (raw, b"", b"")
+    span = mime.header_end(raw)
+    head, sep, body = (raw[: span[0]], raw[span[0]:span[1]], raw[span[1]:]) if span else (raw, b"", b"")
     if len(head) > MAX_HEADER_BYTES:
         head = _cap_head(head, limits)
     if len(body) > MAX_RAW_BODY_BYTES:
@@ -302,11 +303,31 @@ def _first_id(value: str) -> str:
     return f"<{value}>" if value and " " not in value and len(value) < 500 else ""
 
 
+# The common RFC 5322 form, read without the stdlib's general tokenizer (what it would give too).
+_PLAIN_DATE = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+                         r"Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)(?: \([^()]*\))?")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), start=1)}
+
+
+def _plain_date(value: str) -> datetime | None:
+    """parsedate_to_datetime(value) for the common form, or None for any other (then the stdlib)."""
+    m = _PLAIN_DATE.fullmatch(value)
+    if m is None:
+        return None
+    day, month, year, hh, mm, ss, sign, oh, om = m.groups()
+    offset = int(oh) * 3600 + int(om) * 60
+    if offset == 0 and sign == "-":   # -0000: UTC, the source zone unknown (RFC 5322 §3.3): naive
+        return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss))
+    return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
+                    tzinfo=timezone(timedelta(seconds=-offset if sign == "-" else offset)))
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        when = parsedate_to_datetime(value[:200])
+        when = _plain_date(value[:200]) or parsedate_to_datetime(value[:200])
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:

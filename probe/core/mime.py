@@ -88,13 +88,32 @@ class Splitter:
             part.children.append(self.message(chunk, depth + 1, default))
 
 
+def header_end(raw: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first blank line, as `_HEADER_END.search(raw)` spans it, or None.
+
+    With bytes.find (memchr speed) rather than the regex, which the leading optional CR keeps from
+    skipping ahead: it was the largest single cost of parsing a message. The first match of
+    \\r?\\n\\r?\\n starts at (or one CR before) the first LF followed by an optional CR and an LF."""
+    lf_lf = raw.find(b"\n\n")
+    # An LF CR LF that starts before that LF LF ends before it ends (lf_lf + 2).
+    lf_cr_lf = raw.find(b"\n\r\n", 0, lf_lf + 2 if lf_lf >= 0 else len(raw))
+    if lf_cr_lf >= 0:
+        core, end = lf_cr_lf, lf_cr_lf + 3
+    elif lf_lf >= 0:
+        core, end = lf_lf, lf_lf + 2
+    else:
+        return None
+    start = core - 1 if core > 0 and raw[core - 1] == 0x0D else core
+    return start, end
+
+
 def split_head_body(raw: bytes) -> tuple[bytes, bytes]:
     if raw[:1] == b"\n" or raw[:2] == b"\r\n":
         return b"", raw[1:] if raw[:1] == b"\n" else raw[2:]
-    m = _HEADER_END.search(raw)
-    if m is None:
+    span = header_end(raw)
+    if span is None:
         return raw, b""
-    return raw[: m.start()], raw[m.end():]
+    return raw[: span[0]], raw[span[1]:]
 
 
 def _text(data: bytes) -> str:

@@ -87,11 +87,11 @@ class Directors:
             self._push(when, director, f"delivery failure for {director.email}: 550 5.1.1 user unknown "
                        "(RFC 3464 report)", raw, sender=f"MAILER-DAEMON@mx1.{director.domain}", kind="bounce")
             return
-        away = plan.away_until is not None and arrived.date() <= plan.away_until
-        if away and director.email not in self._away_notified:
+        away_until = plan.away_until
+        if away_until is not None and arrived.date() <= away_until and director.email not in self._away_notified:
             self._away_notified.add(director.email)
             when = arrived + timedelta(seconds=rng.randint(20, 240))
-            raw = out_of_office(director, original, when, until=plan.away_until, variant=plan.variant,
+            raw = out_of_office(director, original, when, until=away_until, variant=plan.variant,
                                 auto_submitted=plan.auto_submitted, rng=rng)
             label = "with Auto-Submitted" if plan.auto_submitted else "without Auto-Submitted"
             self._push(when, director, f"out-of-office ({label})", raw, kind="out_of_office")

@@ -95,7 +95,7 @@ def _pymap_config_class() -> Any:
     # Imported late: pymap is only needed when the demo runs, and its import is not free.
     from pymap.backend.dict import Config
 
-    class DemoConfig(Config):  # type: ignore[misc]
+    class DemoConfig(Config):
         @property
         def greeting(self) -> bytes:
             return b"Server ready " + _SERVER_NAME.encode("ascii")

@@ -350,12 +350,14 @@ def when(value: datetime | str | None, zone: tzinfo, lang: str = "en", *, clock:
         return label("n/a", lang)
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(zone)
+    else:
+        moment = value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone)
     day = f"{local.day} {_MONTHS.get(lang, _MONTHS['en'])[local.month - 1]} {local.year}"
     if not clock:
         return day

@@ -13,15 +13,16 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TextIO
-
-import jinja2
-from markupsafe import Markup
+from functools import cache
+from typing import TYPE_CHECKING, Any, TextIO
 
 from probe import csvout
 from probe.core.model import TargetState
 from probe.report import svg
 from probe.report.experiment import html_context as experiment_html
+
+if TYPE_CHECKING:
+    import jinja2
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
                        "time_to_answer_s", "time_to_answer", "bounced", "auto_replies", "disposition"]
@@ -270,13 +271,20 @@ figcaption{font-size:.9rem}figcaption a{color:#2f6fdf}
 """
 
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("probe.report", "templates"), autoescape=True,
-                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+@cache
+def _env() -> jinja2.Environment:
+    # Built on first use: `report --format json`, `replies` and `review` do not pay for Jinja2.
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("probe.report", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def _chart(name: str, markup: str) -> dict[str, Any]:
     """A chart for the page: the inline SVG and the same file as a data: URI to download. Base64, so the
     link holds no markup and no URL the page would fetch; the file stands alone (xmlns, fonts, title)."""
+    from markupsafe import Markup
+
     encoded = base64.b64encode(markup.encode("utf-8")).decode("ascii")
     return {"svg": Markup(markup),  # probe.report.svg escapes its own labels
             "href": "data:image/svg+xml;base64," + encoded, "file": f"{name}.svg"}
@@ -290,11 +298,19 @@ def _within_key(key: str, lang: str) -> str:
     return f"{match[1]} {label('unit.' + match[2], lang)}" if match else key
 
 
+def _segment(label: str, seg: dict[str, Any]) -> svg.Segment:
+    """One bar of the --by chart: a segment's rate and its interval."""
+    low, high = seg["answer_rate_ci95"] or (None, None)
+    return svg.Segment(label, seg["answer_rate"], low, high, seg["rankable"], seg["reachable"])
+
+
 def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]], dict[int, tuple[float, float]]],
                 review: Sequence[dict[str, Any]] = (), lang: str = "en", zone: tzinfo = UTC) -> str:
     """The whole report as one HTML page in `lang` (probe.report.i18n), times in `zone` (the campaign's),
     from templates/report.html.j2 (autoescaped). `timeline` is aggregates.answer_timeline() (its waves
     place the reminders on the answer curve); `review` the unclear replies (review.review_rows)."""
+    from markupsafe import Markup
+
     from probe.report import i18n, table
     from probe.report.i18n import label
 
@@ -334,8 +350,7 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
             "classes": ["" if seg["rankable"] else "small" for seg in values.values()],
             "small": any(not seg["rankable"] for seg in values.values()),
             "chart": _chart(f"answer-rate-by-{field}", svg.league_chart(
-                [svg.Segment(value or t("(empty)"), seg["answer_rate"], *(seg["answer_rate_ci95"] or (None, None)),
-                             seg["rankable"], seg["reachable"]) for value, seg in values.items()],
+                [_segment(value or t("(empty)"), seg) for value, seg in values.items()],
                 caption(t("chart.by", field=field), total_t, total_r), too_few=t("chart.too few"),
                 none=t("n/a"), decimal=decimal)),
         })
@@ -397,4 +412,4 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
                     else str(r["override_answer"] or r["answer"] or "")) for r in review],
         "notes": [t(f"read.{i}") for i in range(1, 9)],
     }
-    return _ENV.get_template("report.html.j2").render(context)
+    return _env().get_template("report.html.j2").render(context)

@@ -21,7 +21,7 @@ from probe.service.clock import Clock
 from probe.service.context import process_owner
 from probe.service.presence import Presence, worker_presence
 from probe.service.tick import run_pass
-from probe.store.notify import CHANNEL_SENDS, Listener
+from probe.store.notify import CHANNEL_REPLIES, CHANNEL_SENDS, Listener
 from probe.store.pollers import MailboxLock, mailbox_lock
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ log = logging.getLogger("probe.daemon")
 
 MIN_INTERVAL_S = 0.2
 MAX_BACKOFF_S = 60.0
+WAKE_GAP_S = 1.0
 
 
 async def campaign_closed(service: Service, now: datetime) -> bool:
@@ -66,6 +67,10 @@ class Daemon:
         #: Set once the watcher has tried the mailbox's lock: the first pass then knows whether to poll.
         self.lock_tried = asyncio.Event()
         self.presence: Presence | None = None
+        #: Passes woken by another process's news (LISTEN/NOTIFY), not by the ticker; `listening` is
+        #: set while this process LISTENs (tests synchronise on it).
+        self.wakeups = 0
+        self.listening = asyncio.Event()
 
     async def scheduled_pass(self) -> None:
         # While the watcher holds the mailbox open it does the polling (one IMAP connection per
@@ -182,18 +187,36 @@ class Daemon:
             pass
 
     async def listen_for_sends(self) -> None:
-        """PostgreSQL: a launch or a resend elsewhere (NOTIFY) wakes a send-only pass at once, instead
-        of at the next tick_every. A hint only: the pass reads the database as any other."""
+        """PostgreSQL: news from another process wakes a send-only pass at once, instead of at the next
+        tick_every: new due sends (a launch, a `probe resolve --resend`) and new replies (`probe
+        import`, the mailbox's poller), so a resend goes out promptly and a daemon whose last open
+        target just answered stops. Another campaign's news is ignored. A hint only: the pass reads
+        the database as any other."""
         if self.service.engine.dialect.name != "postgresql":
             return
         interval = max(self.clock.real_seconds(self.service.settings.schedule.tick_every), MIN_INTERVAL_S)
+        ours = {"", str(self.service.campaign_id)}
+        loop = asyncio.get_running_loop()
+        last_woken = -WAKE_GAP_S
         while not self.stop_event.is_set():
             try:
-                async with Listener(self.service.engine, CHANNEL_SENDS) as wake:
+                async with Listener(self.service.engine, CHANNEL_SENDS, CHANNEL_REPLIES) as wake:
+                    self.listening.set()
                     while not self.stop_event.is_set():
-                        if await wake.wait(timeout_s=interval) and not self.stop_event.is_set():
-                            await self.one_pass(do_poll=False)
+                        if not await wake.wait(timeout_s=interval) or self.stop_event.is_set():
+                            continue
+                        # No payloads: the connection was lost and is back (news may have been missed).
+                        if wake.payloads and ours.isdisjoint(wake.payloads):
+                            continue
+                        # At most one woken pass per WAKE_GAP_S: a `probe import` of thousands of
+                        # replies must not keep every worker passing back to back.
+                        if (gap := last_woken + WAKE_GAP_S - loop.time()) > 0:
+                            await self._sleep(gap)
+                        self.wakeups += 1
+                        await self.one_pass(do_poll=False)
+                        last_woken = loop.time()
             except (SQLAlchemyError, OSError) as exc:
+                self.listening.clear()
                 log.warning("listening for new sends: %s; again in %.0f s", exc, MAX_BACKOFF_S / 6)
                 await self._sleep(MAX_BACKOFF_S / 6)
 

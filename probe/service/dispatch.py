@@ -95,12 +95,22 @@ class Recorder:
         self._task = asyncio.create_task(self._run(), name="probe-recorder")
 
     async def record(self, outcome: Outcome | OnTheWire) -> bool:
-        if self._task is None or self._task.done():
-            return (await asyncio.shield(store_outcomes(self.service.sessions, [outcome])))[0]
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((outcome, done))
         # Shielded: a cancelled worker still leaves its outcome to be committed.
-        return await asyncio.shield(done)
+        return await asyncio.shield(await self.submit(outcome))
+
+    async def submit(self, outcome: Outcome | OnTheWire) -> asyncio.Future[bool]:
+        """Hand `outcome` over without waiting for its commit: the future says when it is committed.
+        Outcomes are committed in the order they are handed over (the same transaction or an earlier
+        one), so whatever a worker hands over after it is committed no earlier."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._task is None or self._task.done():
+            try:
+                done.set_result((await asyncio.shield(store_outcomes(self.service.sessions, [outcome])))[0])
+            except Exception as exc:
+                done.set_exception(exc)
+            return done
+        self._queue.put_nowait((outcome, done))
+        return done
 
     async def _run(self) -> None:
         while True:
@@ -174,7 +184,7 @@ def replanner(service: Service) -> Replanner:
 
 
 async def dispatch(service: Service, now: datetime) -> DispatchResult:
-    """Claim due sends in batches (up to two per connection ahead of the workers), hand them to
+    """Claim due sends in batches (up to four per connection ahead of the workers), hand them to
     `smtp.concurrency` workers through a queue, record outcomes in group commits.
 
     Rate limits hold across every process on the database: `smtp.rate_limit` is a token bucket per
@@ -206,9 +216,11 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     replan = replanner(service)
     recorder = Recorder(service)
     queue: asyncio.Queue[ClaimedSend | None] = asyncio.Queue()
-    # Claims ahead of the workers (up to one more per connection), so a claim serves several sends: a
-    # claim not yet on the wire (OnTheWire) goes back to the queue by itself if this process dies.
-    ahead = 2 * concurrency
+    # Claims ahead of the workers (up to three more per connection), so a claim serves several sends
+    # (the producer claims once 2 × concurrency slots are free): a claim not yet on the wire
+    # (OnTheWire) goes back to the queue by itself if this process dies.
+    ahead = 4 * concurrency
+    refill = 2 * concurrency
     idle = asyncio.Semaphore(ahead)
     throttled: dict[str, float] = {}            # recipient domain → monotonic time it may go again
 
@@ -219,8 +231,12 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
         while not fatal and not broken and not service.stopping:
             await idle.acquire()
             slots = 1
-            if rate is None:          # no account limit: claim for every idle worker at once
-                while slots < ahead and not idle.locked():
+            if rate is None:
+                # No account limit: claim for every idle slot at once, and while the queue still feeds
+                # the workers wait until `refill` slots are free, so a claim (one write transaction)
+                # serves several sends instead of one. The queue never runs dry waiting: with it empty
+                # at most `concurrency` of the `ahead` slots are taken (in flight).
+                while slots < ahead and (not idle.locked() or (slots < refill and not queue.empty())):
                     await idle.acquire()
                     slots += 1
             else:
@@ -255,6 +271,9 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
 
     async def worker() -> None:
         sender = SmtpSender(account)
+        # This worker's last outcome, handed to the recorder but not waited for: it is committed with
+        # (or before) the next send's on-the-wire mark, so a worker waits for one commit a send.
+        deferred: list[asyncio.Future[bool]] = []
         try:
             while (send := await queue.get()) is not None:
                 try:
@@ -263,7 +282,8 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
                                       "the pass stopped before sending it")
                         continue
                     await send_claimed(service, sender, send, owner, now, envelope_from, result, fatal,
-                                       appended, replan, recorder=recorder, check_target=False)
+                                       appended, replan, recorder=recorder, check_target=False,
+                                       deferred=deferred)
                 except Exception as exc:
                     # E.g. the database stayed busy past its budget: claim nothing more, but the other
                     # workers' sends in flight finish and are recorded before the pass ends with it.
@@ -273,6 +293,9 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
                     raise
                 finally:
                     idle.release()
+            await committed(deferred)
+        except Exception as exc:      # the last outcome could not be committed
+            broken.append(exc)
         finally:
             await sender.close()
 
@@ -318,10 +341,17 @@ async def dispatch(service: Service, now: datetime) -> DispatchResult:
     return result
 
 
+async def committed(deferred: list[asyncio.Future[bool]]) -> None:
+    """Wait for the outcomes handed over earlier (raising what stopped their commit)."""
+    while deferred:
+        await asyncio.shield(deferred.pop(0))
+
+
 async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, owner: str, now: datetime,
                        envelope_from: str, result: DispatchResult, fatal: list[ProbeError],
                        appended: list[bytes], replan: Replanner | None = None, *,
-                       recorder: Recorder | None = None, check_target: bool = True) -> None:
+                       recorder: Recorder | None = None, check_target: bool = True,
+                       deferred: list[asyncio.Future[bool]] | None = None) -> None:
     """Send one claimed send. A claim held for a while may have been answered or bounced meanwhile:
     the on-the-wire mark is written only while the target waits (else the claim is cancelled), so
     dispatch needs no read of its own; `check_target` reads the target first anyway (callers that
@@ -367,7 +397,19 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
         return
     # On the wire from here: committed before the first SMTP command of this message, so a crash
     # before it returns the claim to the queue, and only what was handed to SMTP can be uncertain.
-    if not await record(OnTheWire(send.send_id, owner, service.wall_clock())):
+    on_wire = await record(OnTheWire(send.send_id, owner, service.wall_clock()))
+    if deferred:
+        # This worker's previous outcome: committed by now (before or with the mark). If it failed,
+        # this send is not handed over: back to the queue (were that refused too, it stays on the
+        # wire unsent: uncertain, never sent twice).
+        try:
+            await committed(deferred)
+        except Exception:
+            if on_wire:
+                await record(Outcome(send.send_id, owner, SendEvent.THROTTLED, 0, now,
+                                     error="the pass stopped before sending it"))
+            raise
+    if not on_wire:
         log.info("send %d not sent: its target stopped waiting, or the lease was taken back", send.send_id)
         result.cancelled += 1
         return
@@ -380,7 +422,8 @@ async def send_claimed(service: Service, sender: SmtpSender, send: ClaimedSend, 
                              error=str(exc).splitlines()[0]))
         return
     elapsed_ms = (time.monotonic() - started) * 1000
-    await record_outcome(service, send, owner, now, outcome, result, replan, recorder=recorder)
+    await record_outcome(service, send, owner, now, outcome, result, replan, recorder=recorder,
+                         deferred=deferred)
     if outcome.kind is OutcomeKind.SENT and settings.imap is not None and settings.imap.sent_folder:
         appended.append(bytes(message))
     if log.isEnabledFor(logging.INFO):
@@ -413,7 +456,10 @@ def next_retry(service: Service, send: ClaimedSend, now: datetime) -> datetime:
 
 async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: datetime, outcome: SendOutcome,
                          result: DispatchResult, replan: Replanner | None = None, *,
-                         recorder: Recorder | None = None) -> None:
+                         recorder: Recorder | None = None,
+                         deferred: list[asyncio.Future[bool]] | None = None) -> None:
+    """Record the server's answer (with `deferred` and a recorder: handed over, its commit waited for
+    by the caller, at its next on-the-wire mark or at the end)."""
     event = outcome_event(service, send, outcome, now)
     item = Outcome(send.send_id, owner, event, send.wave, now,
                    error=None if event is SendEvent.ACCEPTED else outcome.reply,
@@ -421,7 +467,9 @@ async def record_outcome(service: Service, send: ClaimedSend, owner: str, now: d
                    smtp_reply=None if event in (SendEvent.TEMPORARY, SendEvent.LOST_IN_DATA) else outcome.reply,
                    next_due_at=next_retry(service, send, now) if event is SendEvent.TEMPORARY else None,
                    replan=replan, initial_sent_at=send.initial_sent_at)
-    if recorder is not None:
+    if recorder is not None and deferred is not None:
+        deferred.append(await recorder.submit(item))
+    elif recorder is not None:
         await recorder.record(item)
     else:
         await asyncio.shield(store_outcomes(service.sessions, [item]))

@@ -72,12 +72,13 @@ async def export_campaign(session: AsyncSession, settings: Settings, campaign_id
                     raw_file = f"raw/{row['id']}.eml"
                     (folder / raw_file).write_bytes(row["raw"])
                     raw_files += 1
-                auth = row.get("authenticity") if isinstance(row.get("authenticity"), dict) else {}
+                found = row.get("authenticity")
+                auth: dict[str, Any] = found if isinstance(found, dict) else {}
                 values = {**row, "override": row["override_answer"], "message_id": row["message_id_header"],
                           "sha256": row["raw_sha256"], "raw_file": raw_file,
                           "spf": auth.get("spf"), "dkim": auth.get("dkim") or auth.get("dkim_verified"),
                           "dmarc": auth.get("dmarc"),
-                          "domain_passed": {True: "yes", False: "no"}.get(auth.get("domain_passed"))}
+                          "domain_passed": _yes_no(auth.get("domain_passed"))}
                 writer.writerow([_text(values[c], zone) for c in EXPORT_REPLY_COLUMNS])
                 replies += 1
                 advance(1)
@@ -125,3 +126,8 @@ async def export_experiment(session: AsyncSession, settings: Settings, campaign_
     }
     (folder / "plan.json").write_text(json.dumps(plan, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return len(lines)
+
+
+def _yes_no(value: object) -> str | None:
+    """A stored True/False as the export writes it; anything else (not checked) stays empty."""
+    return {True: "yes", False: "no"}.get(value) if isinstance(value, bool) else None

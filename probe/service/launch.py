@@ -65,7 +65,8 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
                                   settings.campaign.zone, s.window)
         dues = [tuple(plan_waves(t, s.reminders, settings.campaign.zone, s.window)) for t in starts]
     drawn = checked.assignment
-    planned = [PlannedTarget(line=row.line, address=row.address, email=row.email, fields=dict(row.fields),
+    # The row's own fields dict, not a copy: launch only reads it (a copy was ~100,000 dicts more).
+    planned = [PlannedTarget(line=row.line, address=row.address, email=row.email, fields=row.fields,
                              due_times=due,
                              variant=drawn[row.email].variant if drawn else None,
                              stratum=drawn[row.email].stratum if drawn else None)

@@ -18,28 +18,33 @@ from typing import TYPE_CHECKING
 
 from probe.core.classify import classify_bytes
 from probe.core.lifecycle import TargetEvent, message_event
-from probe.core.matching import match_candidates
+from probe.core.matching import Candidate, match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
 from probe.core.planning import localize
 from probe.store.inbox import (
+    AnsweredBy,
     InboundRecord,
+    TargetKeys,
     get_cursor,
-    insert_inbound,
+    insert_inbound_many,
     mark_answered,
+    mark_answered_many,
     mark_bounced,
     mark_opted_out,
+    message_id_key,
     set_cursor,
     set_out_of_office,
-    target_by_email,
-    target_by_message_id,
-    target_by_token,
+    set_out_of_office_many,
+    targets_for_keys,
 )
+from probe.store.notify import CHANNEL_REPLIES, notify
 from probe.store.sends import defer_sends
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from probe.adapters.imap import ImapMailbox
+    from probe.core.answers import AnswerWords
     from probe.core.message import ParsedMessage
     from probe.service.wiring import Service
 
@@ -74,25 +79,65 @@ class PollResult:
         self.replies.append(item)
 
 
-async def find_target(session: AsyncSession, campaign_id: int, parsed: ParsedMessage,
-                      verdict: Classification) -> tuple[int | None, MatchMethod | None]:
-    candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
-                                  to_addrs=parsed.to_addrs, from_addr=parsed.from_addr,
-                                  classification=verdict)
-    for candidate in candidates:
-        if candidate.key == "token":
-            target_id = await target_by_token(session, campaign_id, candidate.value)
-        else:
-            target_id = await target_by_email(session, campaign_id, candidate.value)
-        if target_id is not None:
-            return target_id, candidate.method
-    # A relay that rewrote our Message-ID (e.g. SES) is still named in the reply's headers.
-    for mid in (parsed.in_reply_to, *parsed.references):
-        if mid:
-            target_id = await target_by_message_id(session, campaign_id, mid.strip())
-            if target_id is not None:
-                return target_id, MatchMethod.IN_REPLY_TO
-    return None, None
+@dataclass(frozen=True)
+class Incoming:
+    """One raw message and where it was read from."""
+
+    raw: bytes
+    mailbox: str
+    uidvalidity: int | None
+    uid: int | None
+    received_at: datetime | None
+
+
+@dataclass
+class _Read:
+    """A message parsed and classified once; the matcher and the store both use this form."""
+
+    item: Incoming
+    parsed: ParsedMessage
+    verdict: Classification
+    candidates: list[Candidate]
+    authenticity: dict[str, object] | None
+    target_id: int | None = None
+    method: MatchMethod | None = None
+
+
+def _thread_ids(parsed: ParsedMessage) -> list[str]:
+    return [mid.strip() for mid in (parsed.in_reply_to, *parsed.references) if mid]
+
+
+def _resolve(read: _Read, keys: TargetKeys, *, by_message_id: bool) -> None:
+    """The first candidate that names a target, in match_candidates' order; then (a relay that
+    rewrote our Message-ID, e.g. SES, still names it in the reply's headers) the thread's ids."""
+    for candidate in read.candidates:
+        found = (keys.by_token if candidate.key == "token" else keys.by_email).get(candidate.value.lower())
+        if found is not None:
+            read.target_id, read.method = found, candidate.method
+            return
+    if by_message_id:
+        for mid in _thread_ids(read.parsed):
+            found = keys.by_message_id.get(message_id_key(mid))
+            if found is not None:
+                read.target_id, read.method = found, MatchMethod.IN_REPLY_TO
+                return
+
+
+async def find_targets(session: AsyncSession, campaign_id: int, reads: list[_Read]) -> None:
+    """Match a chunk at once: one look-up per kind of key (a second for the thread's Message-IDs of
+    what the first left unmatched), then each message keeps its first candidate that names a target."""
+    keys = await targets_for_keys(
+        session, campaign_id,
+        tokens=[c.value for r in reads for c in r.candidates if c.key == "token"],
+        emails=[c.value for r in reads for c in r.candidates if c.key == "email"], message_ids=())
+    for read in reads:
+        _resolve(read, keys, by_message_id=False)
+    unmatched = [r for r in reads if r.target_id is None and _thread_ids(r.parsed)]
+    if unmatched:
+        keys = await targets_for_keys(session, campaign_id, tokens=(), emails=(),
+                                      message_ids=[m for r in unmatched for m in _thread_ids(r.parsed)])
+        for read in unmatched:
+            _resolve(read, keys, by_message_id=True)
 
 
 #: How far a server's clock may run ahead of ours before its time is not believed.
@@ -110,6 +155,7 @@ def received_time(internaldate: datetime | None, date_header: datetime | None, n
 
 
 MAX_SUBJECT = 2000
+IMPORT_CHUNK = 200  # messages per transaction in `probe import`
 MAX_NEW_TEXT = 20_000
 
 
@@ -148,9 +194,18 @@ async def _authenticity(service: Service, parsed: ParsedMessage, raw: bytes) -> 
 async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int | None, uid: int | None,
                  received_at: datetime | None, now: datetime) -> Ingested | None:
     """Store one raw message and apply what it means; None when it was already stored."""
-    campaign_id = service.require_campaign()
-    parsed, verdict = classify_bytes(raw, service.words)
-    received = received_time(received_at, parsed.date, now)
+    return (await ingest_many(service, [Incoming(raw, mailbox, uidvalidity, uid, received_at)], now))[0]
+
+
+async def _read(service: Service, item: Incoming, words: AnswerWords) -> _Read:
+    parsed, verdict = classify_bytes(item.raw, words)
+    candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
+                                  to_addrs=parsed.to_addrs, from_addr=parsed.from_addr, classification=verdict)
+    return _Read(item, parsed, verdict, candidates, await _authenticity(service, parsed, item.raw))
+
+
+def _record(service: Service, read: _Read, now: datetime) -> InboundRecord:
+    parsed, verdict, raw = read.parsed, read.verdict, read.item.raw
     details: dict[str, object] = {
         "failed_recipients": list(verdict.failed_recipients),
         "original_message_ids": list(verdict.original_message_ids),
@@ -160,27 +215,96 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
         **verdict.extra,
     }
     keep = service.settings.campaign.keep_bodies
-    authenticity = await _authenticity(service, parsed, raw)
+    return InboundRecord(
+        mailbox=read.item.mailbox, uidvalidity=read.item.uidvalidity, uid=read.item.uid,
+        message_id_header=storable(parsed.message_id, 250), raw_sha256=content_hash(raw),
+        raw=raw if keep else None, size=len(raw), received_at=received_time(read.item.received_at, parsed.date, now),
+        date_header=parsed.date,
+        sender=storable(parsed.from_addr, 320), subject=storable(parsed.subject, MAX_SUBJECT),
+        kind=verdict.kind, answer=verdict.answer, opt_out=verdict.opt_out,
+        new_text=storable(verdict.new_text, MAX_NEW_TEXT if keep else 500),
+        reasons=[storable(r, 200) for r in verdict.reasons],
+        details={k: storable(v, 2000) if isinstance(v, str) else v for k, v in details.items()},
+        target_id=read.target_id, match_method=read.method, authenticity=read.authenticity)
+
+
+async def ingest_many(service: Service, items: list[Incoming], now: datetime,
+                      cursor: tuple[str, int, int] | None = None) -> list[Ingested | None]:
+    """Store a chunk of raw messages and apply what each means, in one transaction; for each item,
+    in order, what was stored, or None when it was already stored (or repeats an earlier item).
+
+    Each message is parsed and classified once, before the transaction (no lock held meanwhile);
+    matching and the duplicate check are a few queries for the whole chunk, the rows one
+    executemany, the effects applied in the items' order. `cursor` (mailbox, UIDVALIDITY, last UID)
+    is written in the same transaction: the checkpoint moves only with the chunk it covers."""
+    campaign_id = service.require_campaign()
+    words = service.words   # built from the settings at each use: once for the chunk
+    reads = [await _read(service, item, words) for item in items]
+    results: list[Ingested | None] = []
     async with service.sessions() as session, session.begin():
-        target_id, method = await find_target(session, campaign_id, parsed, verdict)
-        record = InboundRecord(
-            mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
-            message_id_header=storable(parsed.message_id, 250), raw_sha256=content_hash(raw),
-            raw=raw if keep else None, size=len(raw), received_at=received, date_header=parsed.date,
-            sender=storable(parsed.from_addr, 320), subject=storable(parsed.subject, MAX_SUBJECT),
-            kind=verdict.kind, answer=verdict.answer, opt_out=verdict.opt_out,
-            new_text=storable(verdict.new_text, MAX_NEW_TEXT if keep else 500),
-            reasons=[storable(r, 200) for r in verdict.reasons],
-            details={k: storable(v, 2000) if isinstance(v, str) else v for k, v in details.items()},
-            target_id=target_id, match_method=method, authenticity=authenticity)
-        row_id = await insert_inbound(session, campaign_id, record)
-        if row_id is None:
-            return None
-        if target_id is not None:
-            await apply_effect(service, session, target_id, row_id, parsed, verdict, received, now)
-    log.info("message kind=%s answer=%s matched=%s sender=%s", verdict.kind, verdict.answer,
-             method or "no", parsed.from_addr)
-    return Ingested(row_id, verdict.kind, verdict.answer, target_id, method, parsed.from_addr)
+        if reads:
+            await find_targets(session, campaign_id, reads)
+            records = [_record(service, read, now) for read in reads]
+            row_ids = await insert_inbound_many(session, campaign_id, records)
+            effects = _Effects(service, session, now)
+            for read, record, row_id in zip(reads, records, row_ids, strict=True):
+                if row_id is None:
+                    results.append(None)
+                    continue
+                if read.target_id is not None:
+                    await effects.add(read.target_id, row_id, read, record.received_at)
+                results.append(Ingested(row_id, read.verdict.kind, read.verdict.answer, read.target_id,
+                                        read.method, read.parsed.from_addr))
+            await effects.flush()
+            if any(stored is not None and stored.target_id is not None for stored in results):
+                # The other workers wake when this commits (an import, or the mailbox's one poller):
+                # their next pass sees the targets settled at once, e.g. `probe run` stops when it was
+                # the last.
+                await notify(session, CHANNEL_REPLIES, str(campaign_id))
+        if cursor is not None:
+            await set_cursor(session, campaign_id, *cursor)
+    for stored in results:
+        if stored is not None:
+            log.info("message kind=%s answer=%s matched=%s sender=%s", stored.kind, stored.answer,
+                     stored.method or "no", stored.sender)
+    return results
+
+
+class _Effects:
+    """apply_effect for a chunk's messages, in their order, with the common ones written together.
+
+    Human replies (mark_answered_many) and return dates without deferral (set_out_of_office_many)
+    are collected; any other effect (an opt-out, a bounce, a deferral of sends) first writes what
+    was collected, then is applied alone, so every effect sees the ones before it as applied."""
+
+    def __init__(self, service: Service, session: AsyncSession, now: datetime) -> None:
+        self.service, self.session, self.now = service, session, now
+        self.replies: list[AnsweredBy] = []
+        self.away: dict[int, datetime] = {}
+
+    async def add(self, target_id: int, row_id: int, read: _Read, received: datetime) -> None:
+        verdict = read.verdict
+        event = message_event(verdict.kind.value, verdict.answer, verdict.opt_out)
+        if event in (TargetEvent.REPLY_CLEAR, TargetEvent.REPLY_UNCLEAR):
+            if verdict.answer is not None:
+                self.replies.append(AnsweredBy(target_id, verdict.answer, row_id, received))
+            return
+        if event is TargetEvent.OUT_OF_OFFICE and not self.service.settings.schedule.defer_after_out_of_office:
+            until = _return_datetime(self.service, verdict)
+            if until is not None and until > received:
+                self.away.pop(target_id, None)   # the last one wins, as applied one by one
+                self.away[target_id] = until
+            return
+        if event in (TargetEvent.DELAY_NOTICE, TargetEvent.READ_RECEIPT) or event is None:
+            return
+        await self.flush()
+        await apply_effect(self.service, self.session, target_id, row_id, read.parsed, verdict, received, self.now)
+
+    async def flush(self) -> None:
+        replies, self.replies = self.replies, []
+        away, self.away = self.away, {}
+        await mark_answered_many(self.session, replies, now=self.now)
+        await set_out_of_office_many(self.session, away)
 
 
 async def apply_effect(service: Service, session: AsyncSession, target_id: int, row_id: int,
@@ -232,12 +356,11 @@ async def _poll_with(service: Service, mailbox: ImapMailbox, now: datetime) -> P
             log.warning("%s: UIDVALIDITY changed (%s → %s): reading the folder again, without "
                         "duplicates", key, known_validity, state.uidvalidity)
             known_validity, last_uid = state.uidvalidity, 0
-        for message in batch:
-            result.add(await ingest(service, message.raw, mailbox=key, uidvalidity=state.uidvalidity,
-                                    uid=message.uid, received_at=message.internaldate, now=now))
-            last_uid = max(last_uid, message.uid)
+        items = [Incoming(m.raw, key, state.uidvalidity, m.uid, m.internaldate) for m in batch]
+        last_uid = max([last_uid, *(m.uid for m in batch)])
         known_validity = state.uidvalidity
-        await set_cursor(service.sessions, campaign_id, key, state.uidvalidity, last_uid)
+        for stored in await ingest_many(service, items, now, cursor=(key, state.uidvalidity, last_uid)):
+            result.add(stored)
     return result
 
 
@@ -248,10 +371,19 @@ async def import_files(service: Service, path: Path, now: datetime,
     from probe.adapters.mailfiles import iter_mail_files
 
     result = PollResult()
-    for item in iter_mail_files(path):
-        result.add(await ingest(service, item.raw, mailbox=f"import:{item.source}", uidvalidity=None,
-                                uid=None, received_at=item.received_at, now=now))
-        if on_message is not None:
-            on_message()
-    return result
+    chunk: list[Incoming] = []
 
+    async def flush() -> None:
+        for stored in await ingest_many(service, chunk, now):
+            result.add(stored)
+            if on_message is not None:
+                on_message()
+        chunk.clear()
+
+    for item in iter_mail_files(path):
+        chunk.append(Incoming(item.raw, f"import:{item.source}", None, None, item.received_at))
+        if len(chunk) >= IMPORT_CHUNK:
+            await flush()
+    if chunk:
+        await flush()
+    return result

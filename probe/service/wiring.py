@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -65,14 +65,15 @@ class Service:
 
     @property
     def message_id_domain(self) -> str:
-        return self.settings.campaign.message_id_domain
+        # The config's validators always fill these in (from campaign.from, from the security).
+        return cast(str, self.settings.campaign.message_id_domain)
 
     def smtp_account(self) -> SmtpAccount:
         from probe.adapters.smtp import SmtpAccount
 
         s = self.settings.smtp
         password = read_secret(s.password_env, file=str(self.settings.path), field="smtp.password_env")
-        return SmtpAccount(host=s.host, port=s.port, security=s.security, username=s.username,
+        return SmtpAccount(host=s.host, port=cast(int, s.port), security=s.security, username=s.username,
                            password=password, tls_verify=s.tls_verify, ca_file=s.ca_file,
                            timeout_s=s.timeout.total_seconds(), local_hostname=s.local_hostname)
 
@@ -83,7 +84,7 @@ class Service:
         from probe.adapters.imap import ImapAccount
 
         password = read_secret(i.password_env, file=str(self.settings.path), field="imap.password_env")
-        return ImapAccount(host=i.host, port=i.port, security=i.security, username=i.username or "",
+        return ImapAccount(host=i.host, port=cast(int, i.port), security=i.security, username=i.username or "",
                            password=password, folder=i.folder, tls_verify=i.tls_verify,
                            ca_file=i.ca_file, timeout_s=i.timeout.total_seconds())
 

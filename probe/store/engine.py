@@ -17,10 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -29,6 +28,9 @@ from probe import resources
 from probe.core.dburl import async_driver, mask_password
 from probe.errors import SchemaBehindError, StoreError
 from probe.store.locks import STEP_MS, wait_for_lock
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 log = logging.getLogger("probe.store")
 
@@ -112,7 +114,11 @@ def make_engine(url: str, *, read_only: bool = False,
     full = normalise_url(url)
     try:
         if full.startswith("sqlite"):
-            engine = create_async_engine(full, pool_pre_ping=True)
+            # No pool_pre_ping: a connection to a local file does not go stale, and the ping was one
+            # more round trip to aiosqlite's thread for every transaction (a send pass runs hundreds).
+            # No reset on return either: a Connection ends its transaction when it is closed (commit
+            # or rollback), so the pool's extra ROLLBACK was another round trip for nothing.
+            engine = create_async_engine(full, pool_reset_on_return=None)
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
             engine.sync_engine.probe_busy_timeout_s = busy_timeout_s  # type: ignore[attr-defined]
             event.listen(engine.sync_engine, "begin", _sqlite_deferred_begin if read_only else _sqlite_begin)
@@ -148,6 +154,9 @@ async def transaction(db: Db) -> AsyncIterator[AsyncSession]:
 
 def upsert_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that knows ON CONFLICT for this session's engine (sqlite or postgresql)."""
+    # Imported here: the PostgreSQL dialect is not needed by a read on SQLite (probe status).
+    from sqlalchemy.dialects import postgresql, sqlite
+
     name = session.bind.dialect.name if session.bind is not None else ""
     if name == "postgresql":
         return postgresql.insert(table)

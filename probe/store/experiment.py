@@ -13,7 +13,7 @@ from probe.store.tables import Target
 async def variant_names(session: AsyncSession, campaign_id: int) -> list[str]:
     rows = await session.execute(sa.select(Target.variant).where(Target.campaign_id == campaign_id,
                                                                  Target.variant.is_not(None)).distinct())
-    return sorted(v for (v,) in rows)
+    return sorted(v for (v,) in rows if v is not None)
 
 
 async def strata_counts(session: AsyncSession, campaign_id: int) -> dict[str, dict[str, int]]:
@@ -24,7 +24,7 @@ async def strata_counts(session: AsyncSession, campaign_id: int) -> dict[str, di
         .group_by(Target.stratum, Target.variant))
     out: dict[str, dict[str, int]] = {}
     for stratum, variant, n in rows:
-        out.setdefault(stratum or "", {})[variant] = int(n)
+        out.setdefault(stratum or "", {})[str(variant)] = int(n)   # variant: not null in the query
     return out
 
 
@@ -44,5 +44,5 @@ async def field_by_variant(session: AsyncSession, campaign_id: int, field: str,
         .group_by(value, Target.variant))
     out: dict[str, dict[str, int]] = {}
     for v, variant, n in rows:
-        out.setdefault(v, {})[variant] = int(n)
+        out.setdefault(v, {})[str(variant)] = int(n)
     return out

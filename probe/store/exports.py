@@ -18,7 +18,8 @@ from probe.store.aggregates import effective_answer
 from probe.store.tables import InboundMessage, Send, Target
 
 
-async def _chunks(session: AsyncSession, stmt: sa.Select[Any], chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+async def _chunks(session: AsyncSession, stmt: sa.Select[*tuple[Any, ...]],
+                  chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
     """`stmt`'s rows as plain dicts, `chunk_size` at a time, read with a server-side cursor."""
     result = await session.stream(stmt.execution_options(yield_per=chunk_size))
     async for partition in result.mappings().partitions(chunk_size):
@@ -61,7 +62,7 @@ def stream_sends(session: AsyncSession, campaign_id: int,
 
 
 def inbound_query(campaign_id: int, *, unmatched: bool = False, kind: str | None = None,
-                  with_raw: bool = False) -> sa.Select[Any]:
+                  with_raw: bool = False) -> sa.Select[*tuple[Any, ...]]:
     columns: list[Any] = [
         InboundMessage.id, InboundMessage.received_at, InboundMessage.sender, InboundMessage.subject,
         Target.email.label("target_email"), InboundMessage.kind, InboundMessage.answer,

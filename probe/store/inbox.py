@@ -15,13 +15,14 @@ provisional unclear; a bounce or a refused address bounces an open target; an op
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
-from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, TargetEvent, target_sources
+from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, OtherSends, TargetEvent, decide_target, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
 from probe.store.facts import message_counts
@@ -92,6 +93,118 @@ async def insert_inbound(db: Db, campaign_id: int, rec: InboundRecord) -> int | 
         return row_id
 
 
+#: Values per IN (...) list: far below SQLite's and asyncpg's bound-parameter limits.
+IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _record_values(campaign_id: int, rec: InboundRecord) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "mailbox": rec.mailbox, "uidvalidity": rec.uidvalidity, "uid": rec.uid,
+            "message_id_header": rec.message_id_header, "raw_sha256": rec.raw_sha256, "raw": rec.raw,
+            "size": rec.size, "received_at": rec.received_at, "date_header": rec.date_header,
+            "sender": rec.sender, "subject": rec.subject, "kind": rec.kind, "answer": rec.answer,
+            "opt_out": rec.opt_out, "new_text": rec.new_text, "reasons": list(rec.reasons),
+            "details": dict(rec.details), "target_id": rec.target_id, "match_method": rec.match_method,
+            "authenticity": rec.authenticity}
+
+
+async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRecord]) -> list[int | None]:
+    """Store a chunk of messages in one statement batch: for each record, in order, its new row id,
+    or None when it is already stored (as insert_inbound decides: same mailbox + UIDVALIDITY + UID,
+    or same Message-ID header + sha256), or repeats an earlier record of the same chunk.
+
+    The stored ones are found first with two SELECTs on the unique keys, so the INSERT (executemany,
+    ON CONFLICT DO NOTHING as the last guard against a concurrent writer) only carries new rows;
+    the ids come back by RETURNING and are matched to the records by their content key, which is
+    unique among the rows inserted. Rows are inserted in the records' order, so ids ascend with it."""
+    if not recs:
+        return []
+    async with transaction(db) as s:
+        stored_uids: set[tuple[str, int, int]] = set()
+        by_box: dict[tuple[str, int], list[int]] = {}
+        for rec in recs:
+            if rec.uid is not None and rec.uidvalidity is not None:
+                by_box.setdefault((rec.mailbox, rec.uidvalidity), []).append(rec.uid)
+        for (mailbox, validity), uids in by_box.items():
+            for part in _chunks(uids):
+                rows = await s.execute(select(InboundMessage.uid).where(
+                    InboundMessage.campaign_id == campaign_id, InboundMessage.mailbox == mailbox,
+                    InboundMessage.uidvalidity == validity, InboundMessage.uid.in_(part)))
+                stored_uids.update((mailbox, validity, int(uid)) for uid in rows.scalars())
+        stored_content: set[tuple[str, str]] = set()
+        # By Message-ID: (campaign_id, message_id_header) leads uq_inbound_content's index.
+        shas = {rec.raw_sha256 for rec in recs}
+        for part in _chunks(sorted({rec.message_id_header for rec in recs})):
+            rows = await s.execute(select(InboundMessage.message_id_header, InboundMessage.raw_sha256).where(
+                InboundMessage.campaign_id == campaign_id, InboundMessage.message_id_header.in_(part)))
+            stored_content.update((str(m), str(h)) for m, h in rows if h in shas)
+        fresh: list[tuple[int, InboundRecord]] = []
+        for i, rec in enumerate(recs):
+            content = (rec.message_id_header, rec.raw_sha256)
+            uid_key = (rec.mailbox, rec.uidvalidity, rec.uid) if rec.uid is not None and rec.uidvalidity is not None \
+                else None
+            if content in stored_content or (uid_key is not None and uid_key in stored_uids):
+                continue
+            stored_content.add(content)   # a later copy in this chunk is a duplicate of this one
+            if uid_key is not None:
+                stored_uids.add(uid_key)  # type: ignore[arg-type]
+            fresh.append((i, rec))
+        ids: list[int | None] = [None] * len(recs)
+        if not fresh:
+            return ids
+        table = InboundMessage.__table__   # Core executemany (insertmanyvalues), not the ORM's bulk insert
+        stmt = (upsert_insert(s, table).on_conflict_do_nothing()
+                .returning(table.c.id, table.c.message_id_header, table.c.raw_sha256))
+        returned: dict[tuple[str, str], int] = {}
+        for part in _chunks(fresh):
+            rows = await s.execute(stmt, [_record_values(campaign_id, rec) for _, rec in part])
+            returned.update(((str(m), str(h)), int(row_id)) for row_id, m, h in rows)
+        for i, rec in fresh:
+            ids[i] = returned.get((rec.message_id_header, rec.raw_sha256))
+        await refresh_facts(s, [rec.target_id for i, rec in fresh
+                                if ids[i] is not None and message_counts(rec.kind, rec.opt_out)])
+        return ids
+
+
+@dataclass
+class TargetKeys:
+    """What a chunk of messages can be matched by, looked up at once (see targets_for_keys)."""
+
+    by_token: dict[str, int] = field(default_factory=dict)       # lowercased token → target id
+    by_email: dict[str, int] = field(default_factory=dict)       # lowercased address → target id
+    by_message_id: dict[str, int] = field(default_factory=dict)  # "<id>" of one of our sends → target id
+
+
+def message_id_key(message_id: str) -> str:
+    """A Message-ID as the send table stores it (with <>), as target_by_message_id compares it."""
+    wanted = message_id.strip()
+    return wanted if wanted.startswith("<") else f"<{wanted}>"
+
+
+async def targets_for_keys(db: Db, campaign_id: int, *, tokens: Iterable[str], emails: Iterable[str],
+                           message_ids: Iterable[str]) -> TargetKeys:
+    """target_by_token / target_by_email / target_by_message_id for many values, a query per 500."""
+    keys = TargetKeys()
+    async with transaction(db) as s:
+        for part in _chunks(sorted({t.lower() for t in tokens})):
+            rows = await s.execute(select(Target.token, Target.id).where(Target.campaign_id == campaign_id,
+                                                                         Target.token.in_(part)))
+            keys.by_token.update((str(t), int(i)) for t, i in rows)
+        for part in _chunks(sorted({e.lower() for e in emails})):
+            rows = await s.execute(select(Target.email, Target.id).where(Target.campaign_id == campaign_id,
+                                                                         Target.email.in_(part)))
+            keys.by_email.update((str(e), int(i)) for e, i in rows)
+        for part in _chunks(sorted({message_id_key(m) for m in message_ids})):
+            rows = await s.execute(select(Send.message_id, Send.target_id).where(Send.campaign_id == campaign_id,
+                                                                                 Send.message_id.in_(part)))
+            keys.by_message_id.update((str(m), int(t)) for m, t in rows)
+    return keys
+
+
 async def target_by_token(db: Db, campaign_id: int, token: str) -> int | None:
     async with transaction(db) as s:
         return (await s.execute(select(Target.id).where(Target.campaign_id == campaign_id,
@@ -138,9 +251,9 @@ async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_i
         applied = await apply_target_event(
             s, target_id, event, now=now, reason="target answered",
             values={"answer": answer, "answered_at": received_at, "deciding_message_id": message_row_id})
-        await refresh_facts(s, [target_id])
         if applied is None:
             return False
+        await refresh_facts(s, [target_id])
         before, rule = applied
         if rule.new_state is not None and rule.new_state != before:
             return True
@@ -152,8 +265,90 @@ async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_i
                                      Target.answer == Answer.UNCLEAR)
                 .values(answer=answer, deciding_message_id=message_row_id, state_changed_at=now)
                 .returning(Target.id))).scalar_one_or_none()
+            if replaced is not None:   # the deciding message changed: so do the facts that follow it
+                await refresh_facts(s, [target_id])
             return replaced is not None
     return False
+
+
+@dataclass(frozen=True)
+class AnsweredBy:
+    """One human reply's effect on its target, for mark_answered_many."""
+
+    target_id: int
+    answer: Answer
+    message_row_id: int
+    received_at: datetime
+
+
+async def mark_answered_many(db: Db, replies: Sequence[AnsweredBy], *, now: datetime) -> None:
+    """mark_answered for each reply in order, as a few statements for the whole list.
+
+    The targets are read once (locked: FOR UPDATE on PostgreSQL; a SQLite writer holds the database
+    from BEGIN IMMEDIATE), the lifecycle table is applied to each reply in order in memory, then one
+    executemany writes each changed target's final state (guarded by the state it was read in) and
+    one UPDATE cancels the waiting sends of the targets that became answered. The result is the one
+    the replies applied one by one would leave: the first human reply answers the target (its time is
+    answered_at), a later yes/no replaces a provisional unclear (and becomes the deciding message)."""
+    if not replies:
+        return
+    async with transaction(db) as s:
+        read: dict[int, tuple[TargetState, Answer | None]] = {}
+        for part in _chunks(sorted({r.target_id for r in replies})):
+            rows = await s.execute(select(Target.id, Target.state, Target.answer).where(Target.id.in_(part))
+                                   .order_by(Target.id).with_for_update())
+            read.update((int(i), (TargetState(st), Answer(a) if a is not None else None)) for i, st, a in rows)
+        current = dict(read)
+        values: dict[int, dict[str, Any]] = {}
+        cancel: list[int] = []
+        for reply in replies:
+            if reply.target_id not in current:
+                continue
+            state, answer = current[reply.target_id]
+            event = TargetEvent.REPLY_UNCLEAR if reply.answer == Answer.UNCLEAR else TargetEvent.REPLY_CLEAR
+            rule = decide_target(state, event)
+            if rule is None:
+                continue
+            if rule.new_state is not None and rule.new_state != state:
+                values[reply.target_id] = {"new_state": rule.new_state, "new_answer": reply.answer,
+                                           "answered_at": reply.received_at, "deciding": reply.message_row_id}
+                current[reply.target_id] = (rule.new_state, reply.answer)
+                if rule.sends is OtherSends.CANCEL_WAITING:
+                    cancel.append(reply.target_id)
+            elif (rule.answer is AnswerRule.REPLACE_UNCLEAR and state == TargetState.ANSWERED
+                  and answer == Answer.UNCLEAR):
+                row = values.setdefault(reply.target_id, {})
+                row.update({"new_answer": reply.answer, "deciding": reply.message_row_id})
+                current[reply.target_id] = (state, reply.answer)
+        target = Target.__table__   # Core: an executemany, not the ORM's per-row bulk UPDATE
+        moved = [{"tid": t, "from_state": read[t][0], **v} for t, v in values.items() if "new_state" in v]
+        replaced = [{"tid": t, **v} for t, v in values.items() if "new_state" not in v]
+        if moved:
+            await s.execute(
+                update(target).where(target.c.id == bindparam("tid"), target.c.state == bindparam("from_state"))
+                .values(state=bindparam("new_state"), answer=bindparam("new_answer"),
+                        answered_at=bindparam("answered_at"), deciding_message_id=bindparam("deciding"),
+                        state_changed_at=now), moved)
+        if replaced:
+            await s.execute(
+                update(target).where(target.c.id == bindparam("tid"), target.c.state == TargetState.ANSWERED,
+                                     target.c.answer == Answer.UNCLEAR)
+                .values(answer=bindparam("new_answer"), deciding_message_id=bindparam("deciding"),
+                        state_changed_at=now), replaced)
+        for part in _chunks(cancel):
+            await _cancel_waiting(s, list(part), "target answered")
+        await refresh_facts(s, values)
+
+
+async def set_out_of_office_many(db: Db, until: dict[int, datetime]) -> None:
+    """set_out_of_office for each target (one executemany)."""
+    if not until:
+        return
+    async with transaction(db) as s:
+        target = Target.__table__
+        await s.execute(update(target).where(target.c.id == bindparam("tid"))
+                        .values(out_of_office_until=bindparam("until")),
+                        [{"tid": t, "until": u} for t, u in until.items()])
 
 
 async def mark_bounced(db: Db, *, target_id: int, now: datetime) -> bool:

@@ -11,7 +11,7 @@ SQLite (several processes on one machine): `notify` bumps a counter row in `wake
 A wake-up is only a hint: the woken process still reads the database, so a lost or duplicate
 notification costs a pass, never correctness.
 
-    async with Listener(engine, CHANNEL_SENDS) as wake:
+    async with Listener(engine, CHANNEL_SENDS, CHANNEL_REPLIES) as wake:   # one or more channels
         while running:
             await wake.wait(timeout_s=tick_every)   # True: notified; False: timeout
             await run_pass(...)
@@ -69,15 +69,17 @@ async def notify(db: Db, channel: str, payload: str = "") -> None:
 class Listener:
     """Waits for `notify(channel)` from any process; see the module docstring."""
 
-    def __init__(self, engine: AsyncEngine, channel: str, *, poll_s: float = 1.0) -> None:
+    def __init__(self, engine: AsyncEngine, channel: str, *more: str, poll_s: float = 1.0) -> None:
         self.engine = engine
-        self.channel = _check(channel)
+        #: One connection LISTENs on every channel: a notification on any of them wakes `wait`.
+        self.channels = tuple(_check(c) for c in (channel, *more))
+        self.channel = self.channels[0]
         self.poll_s = poll_s
         self.pg = engine.dialect.name == "postgresql"
         self._event = asyncio.Event()
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
-        self._serial: int | None = None
+        self._serial: tuple[int, ...] | None = None
         self._conn_lost = False
         self.payloads: list[str] = []     # PostgreSQL: the payloads the last True `wait` returned for
         self._pending: list[str] = []
@@ -102,7 +104,10 @@ class Listener:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
-            await driver.add_listener(self.channel, self._on_notify)
+            if driver is None:   # pragma: no cover - asyncpg always has one
+                raise RuntimeError("the PostgreSQL connection has no driver connection to listen on")
+            for channel in self.channels:
+                await driver.add_listener(channel, self._on_notify)
             driver.add_termination_listener(self._on_lost)
         except BaseException:
             await conn.close()
@@ -116,15 +121,15 @@ class Listener:
     def _on_lost(self, conn: Any) -> None:
         if conn is not self._driver:        # our own close in _discard, or an older connection
             return
-        log.warning("LISTEN connection for %s lost; waking up and reconnecting", self.channel)
+        log.warning("LISTEN connection for %s lost; waking up and reconnecting", ", ".join(self.channels))
         self._conn_lost = True
         self._event.set()
 
-    async def _read_serial(self) -> int:
+    async def _read_serial(self) -> tuple[int, ...]:
         async with transaction(make_sessionmaker(self.engine)) as s:
-            got = (await s.execute(select(WakeupSignal.serial)
-                                   .where(WakeupSignal.channel == self.channel))).scalar_one_or_none()
-        return int(got or 0)
+            got = {channel: serial for channel, serial in await s.execute(
+                select(WakeupSignal.channel, WakeupSignal.serial).where(WakeupSignal.channel.in_(self.channels)))}
+        return tuple(int(got.get(c) or 0) for c in self.channels)
 
     async def wait(self, timeout_s: float) -> bool:
         """Until a notification (True) or `timeout_s` (False). Notifications since the last wait count."""

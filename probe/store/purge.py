@@ -27,8 +27,8 @@ async def purge_campaign(session: AsyncSession, campaign_id: int, *, forget_supp
             select(func.count()).select_from(Target).where(Target.campaign_id == campaign_id))).scalar_one()
         await session.execute(delete(Target).where(Target.campaign_id == campaign_id))
         # The messages `probe send-test` sent (to the user's own address, for one of the targets).
-        name = select(Campaign.name).where(Campaign.id == campaign_id).scalar_subquery()
-        result = await session.execute(delete(TestSend).where(TestSend.campaign_name == name))
+        campaign_name = select(Campaign.name).where(Campaign.id == campaign_id).scalar_subquery()
+        result = await session.execute(delete(TestSend).where(TestSend.campaign_name == campaign_name))
         counts["test sends"] = result.rowcount or 0  # type: ignore[attr-defined]
         await session.execute(delete(Campaign).where(Campaign.id == campaign_id))
     return counts

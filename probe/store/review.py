@@ -13,7 +13,7 @@ from probe.core.model import Answer, MessageKind
 from probe.store.tables import InboundMessage, Target
 
 
-def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[Any]:
+def review_query(campaign_id: int, *, include_all: bool = False) -> sa.Select[*tuple[Any, ...]]:
     """Human replies a person should check: unclear ones and those whose new text probe is unsure of
     (an `unsure:` reason: no quote boundary found, or nothing left), not yet overridden (all human
     replies with `include_all`), oldest first."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy import BindParameter, TextClause, bindparam, case, exists, func, literal, select, text, update
 from sqlalchemy.orm import aliased
 
 from probe.core import tokens
@@ -35,6 +36,7 @@ from probe.core.lifecycle import (
     decide_send,
     decide_target,
     send_sources,
+    target_rules,
 )
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
@@ -74,19 +76,43 @@ class ClaimedSend:
     first_attempt_at: datetime | None = None  # start of the retry window
 
 
-def _pick(campaign_id: int, state: SendState, now: datetime, limit: int) -> Any:
+@cache
+def _pick(state: SendState) -> Any:
+    """The claim's candidate query for one state, built once: campaign_id, now and lim are bound
+    at each call (the statement cache then skips compiling it again)."""
     due = aliased(Send)
     earlier = aliased(Send)
     return (select(due.id, Target.email).join(Target, Target.id == due.target_id)
-            .where(due.campaign_id == campaign_id, due.state == state, due.due_at <= now,
+            .where(due.campaign_id == bindparam("campaign_id"), due.state == state,
+                   due.due_at <= bindparam("now", type_=UTCDateTime()),
                    Target.state.in_(WAITING),
                    ~exists().where(Suppression.email == Target.email),
                    # Waves follow the target: a reminder waits until every earlier wave is settled.
                    ~exists().where(earlier.target_id == due.target_id, earlier.wave < due.wave,
                                    earlier.state.in_(BLOCKING)))
             .order_by(due.due_at, due.id)
-            .limit(limit)
+            .limit(bindparam("lim"))
             .with_for_update(skip_locked=True, of=due))
+
+
+@cache
+def _claim_sql() -> dict[str, Any]:
+    """The other statements of claim_batch, built once with bound parameters."""
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    return {
+        "claim": update(Send).where(Send.id.in_(ids), Send.state == bindparam("from_state"))
+        .values(state=SendState.CLAIMED, lease_owner=bindparam("owner"),
+                lease_expires_at=bindparam("lease_until", type_=UTCDateTime()), wire_at=None)
+        .returning(Send.id).execution_options(synchronize_session=False),
+        "rows": select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
+                       Target.address, Target.email, Target.line, Target.fields, Target.token)
+        .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids)),
+        "message_id": text("UPDATE send SET message_id = :mid WHERE id = :sid"),
+        "earlier": select(Send.target_id, Send.wave, Send.message_id, Send.state, Send.sent_at)
+        .where(Send.target_id.in_(ids), Send.state.in_((SendState.SENT, SendState.UNCERTAIN)),
+               Send.message_id.is_not(None))
+        .order_by(Send.target_id, Send.wave),
+    }
 
 
 #: How many due sends a claim looks at per send it takes: room to deal them out fairly across domains
@@ -119,10 +145,12 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
         # Select (rows locked, SKIP LOCKED on PostgreSQL), then update by id: inside one UPDATE … IN
         # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) PostgreSQL may run the sub-select more than once
         # and claim more than n rows (seen: 5 rows for LIMIT 1).
+        sql = _claim_sql()
+        conn = await s.connection()   # Core execution: these statements need nothing of the ORM
         for state in CLAIMABLE:
             if len(ids) >= limit:
                 break
-            rows = list(await s.execute(_pick(campaign_id, state, now, want)))
+            rows = list(await conn.execute(_pick(state), {"campaign_id": campaign_id, "now": now, "lim": want}))
             if not rows:
                 continue
             usable = [r for r in rows if recipient_domain(r.email) not in skip]
@@ -130,28 +158,19 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
             picked = [r.id for r in take_fair(usable, lambda r: recipient_domain(r.email), limit - len(ids))]
             if not picked:
                 continue
-            claim = (update(Send).where(Send.id.in_(picked), Send.state == state)
-                     .values(state=SendState.CLAIMED, lease_owner=owner, lease_expires_at=lease_until,
-                             wire_at=None)
-                     .returning(Send.id)
-                     .execution_options(synchronize_session=False))
-            ids += list((await s.execute(claim)).scalars())
+            ids += list((await conn.execute(sql["claim"], {"ids": picked, "from_state": state, "owner": owner,
+                                                        "lease_until": lease_until})).scalars())
         if not ids:
             return ClaimBatch([], skipped)
         order = {sid: i for i, sid in enumerate(ids)}
-        rows = sorted(await s.execute(
-            select(Send.id, Send.target_id, Send.wave, Send.attempts, Send.due_at, Send.first_attempt_at,
-                   Target.address, Target.email, Target.line, Target.fields, Target.token)
-            .join(Target, Target.id == Send.target_id).where(Send.id.in_(ids))), key=lambda r: order[r.id])
+        rows = sorted(await conn.execute(sql["rows"], {"ids": ids}), key=lambda r: order[r.id])
         ids_by_send = {r.id: tokens.message_id(r.token, r.wave, domain) for r in rows}
-        await s.execute(update(Send), [{"id": sid, "message_id": mid} for sid, mid in ids_by_send.items()])
+        await conn.execute(sql["message_id"], [{"sid": sid, "mid": mid} for sid, mid in ids_by_send.items()])
         earlier: dict[int, list[tuple[int, str]]] = {}
         initial: dict[int, datetime] = {}
-        for tid, wave, mid, state, sent_at in await s.execute(
-                select(Send.target_id, Send.wave, Send.message_id, Send.state, Send.sent_at)
-                .where(Send.target_id.in_({r.target_id for r in rows}),
-                       Send.state.in_((SendState.SENT, SendState.UNCERTAIN)), Send.message_id.is_not(None))
-                .order_by(Send.target_id, Send.wave)):
+        reminders = sorted({r.target_id for r in rows if r.wave > 0})   # an initial email has no earlier wave
+        for tid, wave, mid, state, sent_at in (await conn.execute(sql["earlier"], {"ids": reminders})
+                                               if reminders else ()):
             earlier.setdefault(tid, []).append((wave, str(mid)))
             if wave == 0 and state == SendState.SENT and sent_at is not None:
                 initial[tid] = sent_at
@@ -292,6 +311,16 @@ class OnTheWire:
     at: datetime          # wall clock
 
 
+@cache
+def _wire_sql() -> Any:
+    """The on-the-wire mark of OnTheWire, built once (it runs in nearly every group commit)."""
+    return (update(Send).where(Send.id.in_(bindparam("ids", expanding=True)), Send.state == SendState.CLAIMED,
+                               Send.lease_owner == bindparam("owner"),
+                               exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
+            .values(wire_at=bindparam("at", type_=UTCDateTime())).returning(Send.id)
+            .execution_options(synchronize_session=False))
+
+
 async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> list[bool]:
     """Several outcomes (and on-the-wire marks) in one write transaction (a group commit: one lock,
     one fsync). Each is applied as record_outcome would; False for a send whose lease is no longer
@@ -304,11 +333,8 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
             ids = [m.send_id for m in mine]
             # Only while the target still waits: one answered or bounced since the claim is not
             # written to (the table's claimed + target_stopped row, applied just below).
-            marked = set((await s.execute(
-                update(Send).where(Send.id.in_(ids), Send.state == SendState.CLAIMED, Send.lease_owner == owner,
-                                   exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)))
-                .values(wire_at=max(m.at for m in mine)).returning(Send.id)
-                .execution_options(synchronize_session=False))).scalars())
+            marked = set((await (await s.connection()).execute(_wire_sql(), {"ids": ids, "owner": owner,
+                                                        "at": max(m.at for m in mine)})).scalars())
             if len(marked) < len(ids):
                 await s.execute(
                     update(Send).where(Send.id.in_([i for i in ids if i not in marked]),
@@ -318,7 +344,141 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
                             last_error="target stopped waiting before the send", lease_expires_at=None)
                     .execution_options(synchronize_session=False))
             done.update({i: i in marked for i in ids})
-        return [done[o.send_id] if isinstance(o, OnTheWire) else await _record(s, o) for o in outcomes]
+        # Accepted sends (nearly every outcome of a pass) in a few set-based statements; the rest one
+        # by one. They are distinct sends of distinct targets (a target's waves are never in flight
+        # together: a claimed send blocks its later waves), so their order does not matter.
+        accepted = [o for o in outcomes if isinstance(o, Outcome) and o.event is SendEvent.ACCEPTED]
+        if accepted:
+            done.update(await _record_accepted(s, accepted))
+        results = []
+        for o in outcomes:
+            if o.send_id not in done:
+                assert isinstance(o, Outcome)
+                done[o.send_id] = await _record(s, o)
+            results.append(done[o.send_id])
+        return results
+
+
+_ACCEPTED = SEND_TABLE[SendState.CLAIMED, SendEvent.ACCEPTED]
+_UTC = UTCDateTime()
+
+
+@cache
+def _accepted_sql() -> dict[str, TextClause]:
+    """The fixed statements of _record_accepted, built once (text(): no ORM construction nor
+    cache-key walk per call)."""
+    return {
+        "replan": text("UPDATE send SET due_at = :due WHERE target_id = :tid AND wave = :wave AND state = :scheduled"
+                       ).bindparams(bindparam("due", type_=_UTC)),
+    }
+
+
+#: The most accepted sends one statement of _record_accepted writes (the recorder's batch is 64).
+SENT_CHUNK = 64
+
+
+@cache
+def _sent_sql(n: int) -> TextClause:
+    """n claimed sends of one owner become sent, each with its server reply, in one statement that
+    returns (id, target_id) of those whose lease was still ours: the lifecycle table's
+    (claimed, accepted) row. Built once per n (n <= the recorder's batch)."""
+    attempts = ", attempts = attempts + 1" if _ACCEPTED.attempts.value == "one" else ""
+    whens = " ".join(f"WHEN :i{k} THEN :r{k}" for k in range(n))
+    ids = ", ".join(f":i{k}" for k in range(n))
+    return text(f"UPDATE send SET state = :new_state{attempts}, lease_expires_at = NULL, sent_at = :at, "
+                f"last_error = NULL, smtp_reply = CASE id {whens} END "
+                f"WHERE id IN ({ids}) AND state = :claimed AND lease_owner = :owner RETURNING id, target_id"
+                ).bindparams(bindparam("at", type_=_UTC))
+
+
+@cache
+def _target_moves_sql(event: TargetEvent) -> TextClause | None:
+    """The lifecycle table's rows for `event` on a target as one UPDATE … SET state = CASE state …
+    (None when a row also acts on the target's other sends, or none moves the target)."""
+    rules = target_rules(event)
+    if any(r.sends is not OtherSends.NONE for r in rules.values()):
+        return None
+    moves = {st: r.new_state for st, r in rules.items() if r.new_state is not None and r.new_state != st}
+    if not moves:
+        return None
+    whens = " ".join(f"WHEN '{st.value}' THEN '{new.value}'" for st, new in sorted(moves.items()))
+    sources = ", ".join(f"'{st.value}'" for st in sorted(moves))
+    return text(f"UPDATE target SET state = CASE state {whens} END, state_changed_at = :at "
+                f"WHERE id IN :ids AND state IN ({sources})").bindparams(
+        bindparam("ids", expanding=True), bindparam("at", type_=_UTC))
+
+
+async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
+    """_record for a group of ACCEPTED outcomes, the same rows of the lifecycle table applied set-wise:
+    the sends still claimed by their owner become sent, their targets take the table's SEND_ACCEPTED
+    row, later waves are replanned (executemany). Anything else (a target met twice, which a claimed
+    send's blocking of its other waves rules out) goes the one-by-one way."""
+    conn = await s.connection()
+    targets: dict[int, Outcome] = {}
+    careful: list[tuple[int, Outcome]] = []
+    done: dict[int, bool] = {o.send_id: False for o in outcomes}   # False: the lease is no longer ours
+    groups: dict[tuple[str, datetime], list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.owner, o.now), []).append(o)
+    # At most SENT_CHUNK sends a statement: few distinct statements to cache, far from any engine's
+    # limit on bound parameters, whoever calls record_outcomes with however many outcomes.
+    chunks = [(key, group[i:i + SENT_CHUNK]) for key, group in groups.items()
+              for i in range(0, len(group), SENT_CHUNK)]
+    for (owner, at), group in chunks:
+        params: dict[str, Any] = {"new_state": _ACCEPTED.new_state.value, "at": at,
+                                  "claimed": SendState.CLAIMED.value, "owner": owner}
+        for k, o in enumerate(group):
+            params.update({f"i{k}": o.send_id, f"r{k}": o.smtp_reply})
+        by_id = {o.send_id: o for o in group}
+        for sid, tid in await conn.execute(_sent_sql(len(group)), params):
+            done[sid] = True
+            if tid in targets:
+                careful.append((tid, by_id[sid]))
+            else:
+                targets[tid] = by_id[sid]
+    twice = {tid for tid, _ in careful}
+    # The target's row of the table: what apply_target_event does, for many at once.
+    by_event: dict[tuple[TargetEvent, datetime], list[int]] = {}
+    for tid, o in targets.items():
+        if tid in twice:
+            continue
+        event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
+        if event is None:
+            continue
+        if _target_moves_sql(event) is None:
+            await apply_target_event(s, tid, event, now=o.now)
+        else:
+            by_event.setdefault((event, o.now), []).append(tid)
+    for (event, at), tids in by_event.items():
+        stmt = _target_moves_sql(event)
+        assert stmt is not None
+        await conn.execute(stmt, {"ids": tids, "at": at})
+    # Later waves follow the actual initial send (the table's REPLAN_LATER), one executemany.
+    plans: dict[tuple[datetime, int, datetime, Replanner], dict[int, datetime]] = {}
+    replans = []
+    if _ACCEPTED.others is OtherSends.REPLAN_LATER:
+        for tid, o in targets.items():
+            initial = o.now if o.wave == 0 else o.initial_sent_at
+            if o.replan is None or initial is None or tid in twice:
+                continue
+            key = (initial, o.wave, o.now, o.replan)
+            if key not in plans:
+                plans[key] = o.replan(initial, o.wave, o.now)
+            replans += [{"due": due, "tid": tid, "wave": wave, "scheduled": SendState.SCHEDULED.value}
+                        for wave, due in plans[key].items()]
+    if replans:
+        await conn.execute(_accepted_sql()["replan"], replans)
+    for tid in twice:
+        for o in [targets[tid]] + [o for t, o in careful if t == tid]:
+            event = _ACCEPTED.target_event if o.wave == 0 else _ACCEPTED.reminder_event
+            if event is not None:
+                await apply_target_event(s, tid, event, now=o.now)
+            initial = o.now if o.wave == 0 else o.initial_sent_at
+            if _ACCEPTED.others is OtherSends.REPLAN_LATER and o.replan is not None and initial is not None:
+                await _replan_later(s, tid, o.replan(initial, o.wave, o.now))
+    if targets:
+        await refresh_facts(s, sorted(targets))   # one refresh for the group's targets
+    return done
 
 
 async def record_outcome(db: Db, *, send_id: int, owner: str, event: SendEvent, wave: int, now: datetime,

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from probe.core.model import SendState, TargetState
+from probe.store.campaigns import CLAIMABLE_STATES as CLAIMABLE
 from probe.store.engine import Db, transaction
-from probe.store.sends import CLAIMABLE
 from probe.store.tables import Campaign, Send, Target
 
 

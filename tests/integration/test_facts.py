@@ -377,3 +377,45 @@ async def test_migration_0009_backfills_the_facts(url_0007: str) -> None:
             assert (await s.execute(sa.select(sa.func.count()).select_from(InboundMessage))).scalar_one() > 100
     finally:
         await engine.dispose()
+
+
+# ---------------------------------------------------------------- the poll's batched path
+
+def _auto_reply(received: Any) -> bytes:
+    """An RFC 3834 out-of-office answer to a message the SMTP server received."""
+    original = received.message
+    return (f"From: {original['To']}\r\nTo: {original['From']}\r\nSubject: Absence : {original['Subject']}\r\n"
+            f"Message-ID: <away-{original['Message-ID'][1:9]}@client.example.com>\r\n"
+            f"In-Reply-To: {original['Message-ID']}\r\nAuto-Submitted: auto-replied\r\n"
+            "Date: Tue, 29 Sep 2015 10:00:00 +0200\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Je suis absent du bureau jusqu'au 5 octobre, sans accès à mes messages.\r\n").encode()
+
+
+async def test_the_poll_keeps_the_facts_current(campaign_factory, smtp_server, db_url, tmp_path: Path) -> None:
+    """A chunk of replies stored the poll's way (insert_inbound_many, mark_answered_many) refreshes
+    the facts of every target it touches: an unclear answer then a yes, a no, an automatic reply."""
+    from probe.config import load_config
+    from probe.service.wiring import open_service
+    from tests.integration.test_dispatch import T0, reply_to
+
+    rows = [{"email": f"t{i}@client.example.com", "prenom": f"P{i}", "nom": f"N{i}", "secteur": "x"}
+            for i in range(3)]
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=rows)
+    async with open_service(load_config(camp.config)) as service:
+        await service.launch(T0)
+        await service.tick(T0)
+        received = {r.message["To"]: r for r in smtp_server.handler.wait_for(3)}
+        folder = tmp_path / "replies"
+        folder.mkdir()
+        first, second, third = (received[row["email"]] for row in rows)
+        for name, raw in (("1.eml", reply_to(first, "Quel est le prix exact de cet abonnement ?")),
+                          ("2.eml", reply_to(first, "OUI")), ("3.eml", reply_to(second, "NON")),
+                          ("4.eml", _auto_reply(third))):
+            (folder / name).write_bytes(raw)
+        assert (await service.import_path(folder, T0 + timedelta(hours=2))).new_messages == 4
+        cid = service.require_campaign()
+        kept = await stored_facts(service.sessions, cid)
+        await assert_facts_are_current(service.sessions, cid)
+    answered = [f for f in kept.values() if f[FACT_COLUMNS.index("answer_wave")] is not None]
+    assert len(answered) == 2
+    assert sum(f[FACT_COLUMNS.index("auto_replies")] or 0 for f in kept.values()) == 1

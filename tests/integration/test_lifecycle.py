@@ -17,7 +17,7 @@ from probe.core.model import Answer, SendState, TargetState
 from probe.service.wiring import open_service
 from probe.store.sends import ResolveRefused, resolve_send
 from probe.store.status import status_summary
-from probe.store.tables import Send, Target
+from probe.store.tables import InboundMessage, Send, Target
 from tests.fixtures.smtp_server import RecordingHandler, free_port
 from tests.integration.test_dispatch import T0, reply_to, sends_by_target, target_state
 
@@ -176,6 +176,35 @@ async def test_unclear_then_yes_is_yes(campaign_factory, smtp_server, db_url, tm
         await service.import_path(again, T0 + timedelta(hours=8))
         async with service.sessions() as s:
             assert (await s.execute(select(Target.answer))).scalar_one() == Answer.YES
+
+
+async def test_unclear_yes_unclear_in_one_chunk_end_as_applied_one_by_one(campaign_factory, smtp_server, db_url,
+                                                                            tmp_path):
+    """The poll writes a chunk's reply effects together (mark_answered_many): unclear, yes, unclear in
+    one import must leave what three separate imports leave (test_unclear_then_yes_is_yes)."""
+    camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO[:1])
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        await service.launch(T0)
+        await service.tick(T0)
+        original = smtp_server.handler.wait_for(1)[0]
+        folder = tmp_path / "replies"
+        folder.mkdir()
+        for name, text in (("1.eml", "Quel est le prix exact de cet abonnement ?"), ("2.eml", "OUI"),
+                           ("3.eml", "Et pour la livraison, comment faites-vous ?")):
+            (folder / name).write_bytes(reply_to(original, text))
+        result = await service.import_path(folder, T0 + timedelta(hours=2))
+        assert result.new_messages == 3
+        async with service.sessions() as s:
+            row = (await s.execute(select(Target.state, Target.answer, Target.answered_at,
+                                          Target.deciding_message_id))).one()
+            ids = list((await s.execute(select(InboundMessage.id).order_by(InboundMessage.id))).scalars())
+        assert (row.state, row.answer) == (TargetState.ANSWERED, Answer.YES)
+        assert row.answered_at == T0 + timedelta(hours=2)
+        assert row.deciding_message_id == ids[1]          # the yes decides, not the first or the last
+        from probe.store.inbox import changed_answers
+        (changed,) = await changed_answers(service.sessions, service.require_campaign())
+        assert (changed.first, changed.now, changed.deciding_message_id) == (Answer.UNCLEAR, Answer.YES, ids[1])
 
 
 async def test_resolve_refuses_another_campaigns_send(campaign_factory, smtp_server, db_url):

@@ -62,6 +62,19 @@ async def test_notify_is_sent_with_the_transaction(engine: AsyncEngine, other: A
         assert await wake.wait(timeout_s=10)
 
 
+async def test_one_listener_on_several_channels_wakes_on_each(engine: AsyncEngine, other: AsyncEngine) -> None:
+    sender = make_sessionmaker(other)
+    async with Listener(engine, CHANNEL_SENDS, CHANNEL_REPLIES, poll_s=0.05) as wake:
+        assert not await wake.wait(timeout_s=0.2)
+        await notify(sender, CHANNEL_REPLIES, "7")
+        assert await wake.wait(timeout_s=10)
+        if engine.dialect.name == "postgresql":
+            assert wake.payloads == ["7"]
+        await notify(sender, CHANNEL_SENDS, "7")
+        assert await wake.wait(timeout_s=10)
+        assert not await wake.wait(timeout_s=0.3)               # each notification wakes it once
+
+
 def test_channel_names_are_identifiers() -> None:
     with pytest.raises(ValueError, match="lowercase identifier"):
         Listener(make_engine("sqlite:///:memory:"), "Bad Channel;")

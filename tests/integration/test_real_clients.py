@@ -109,14 +109,16 @@ def mutt_reply(tmp: Path, reply: Reply) -> bytes:
     pid, fd = pty.fork()
     if pid == 0:  # the child: mutt on the pseudo-terminal
         os.execve(shutil.which("mutt") or "mutt", ["mutt", "-n", "-F", str(rc), "-f", str(box)], env)
-    deadline = time.monotonic() + 30
+    # A generous limit: mutt takes about a second, but a loaded CI machine can stall a pty for long.
+    deadline = time.monotonic() + 120
     status = None
+    screen = b""
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.2)  # drain the screen so mutt never blocks
             if ready:
                 try:
-                    os.read(fd, 65536)
+                    screen = (screen + os.read(fd, 65536))[-2000:]
                 except OSError:
                     pass
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -125,7 +127,7 @@ def mutt_reply(tmp: Path, reply: Reply) -> bytes:
         else:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            pytest.fail("mutt did not finish within 30 s")
+            pytest.fail(f"mutt did not finish within 120 s; its screen ended with {screen!r}")
     finally:
         os.close(fd)
     assert status == 0 and out.exists(), "mutt did not send the reply"
@@ -142,7 +144,7 @@ def snail_reply(tmp: Path, reply: Reply) -> bytes:
     env = {**_env(tmp, reply, out), "EDITOR": str(editor)}
     run = subprocess.run(["s-nail", "-n", "-#", "-~", "-S", f"mta={sendmail}", "-S", "from=marie@example.fr",
                           "-S", "expandaddr", "-S", "ttycharset=utf-8", *options, "-f", str(box)],
-                         input="reply 1\n~e\n~.\n", text=True, env=env, capture_output=True, timeout=30, check=False)
+                         input="reply 1\n~e\n~.\n", text=True, env=env, capture_output=True, timeout=120, check=False)
     assert run.returncode == 0 and out.exists(), run.stderr
     return out.read_bytes()
 

@@ -279,3 +279,60 @@ async def test_claim_never_takes_more_than_its_limit(sessions: async_sessionmake
         assert len(await claim(sessions, cid, limit=1)) == 1
         states = await send_states(sessions)
         assert sum(1 for s in states.values() if s is SendState.CLAIMED) == claimed_so_far
+
+
+async def test_a_group_of_accepted_outcomes_writes_what_one_by_one_writes(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """record_outcomes applies accepted sends set-wise: the rows must be those of the one-by-one path,
+    and a send whose lease is no longer ours is left alone in the group."""
+    cid = await setup(sessions, count=5, gaps=(6, 12))
+    claims = await claim(sessions, cid)
+    assert len(claims) == 5
+    await on_wire(sessions, claims)
+    taken = claims[3]
+    async with sessions.begin() as s:
+        await s.execute(update(Send).where(Send.id == taken.send_id).values(lease_owner="host:2"))
+    sent_at = START + timedelta(minutes=1)
+
+    def replan(initial: datetime, wave: int, at: datetime) -> dict[int, datetime]:
+        return {1: initial + timedelta(days=1, minutes=wave), 2: at + timedelta(days=2)}
+
+    def accepted(c: S.ClaimedSend) -> S.Outcome:
+        return S.Outcome(c.send_id, "host:1", S.SendEvent.ACCEPTED, 0, sent_at, smtp_reply=f"250 ok {c.line}",
+                         replan=replan)
+
+    alone, *group = claims
+    assert await S.record_outcomes(sessions, [accepted(alone)]) == [True]
+    assert await S.record_outcomes(sessions, [accepted(c) for c in group]) == [True, True, False, True]
+
+    async with sessions() as s:
+        rows = {(r.target_id, r.wave): r for r in (await s.execute(
+            select(Send.target_id, Send.wave, Send.state, Send.attempts, Send.sent_at, Send.smtp_reply,
+                   Send.lease_expires_at, Send.last_error, Send.due_at))).all()}
+        targets = {r.id: r for r in (await s.execute(select(Target.id, Target.state, Target.state_changed_at))).all()}
+
+    def written(c: S.ClaimedSend) -> tuple[object, ...]:
+        w0, w1, w2 = (rows[c.target_id, w] for w in range(3))
+        t = targets[c.target_id]
+        return (w0.state, w0.attempts, w0.sent_at, w0.smtp_reply == f"250 ok {c.line}", w0.lease_expires_at,
+                w0.last_error, w1.state, w1.due_at, w2.due_at, t.state, t.state_changed_at)
+
+    expected = (SendState.SENT, 1, sent_at, True, None, None, SendState.SCHEDULED,
+                sent_at + timedelta(days=1), sent_at + timedelta(days=2), TargetState.CONTACTED, sent_at)
+    assert written(alone) == expected
+    assert [written(c) for c in group if c is not taken] == [expected] * 3
+    assert rows[taken.target_id, 0].state == SendState.CLAIMED
+    assert targets[taken.target_id].state == TargetState.PENDING
+
+
+async def test_more_accepted_outcomes_than_one_statement_takes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    cid = await setup(sessions, count=S.SENT_CHUNK + 6, gaps=())
+    claims = await claim(sessions, cid, limit=S.SENT_CHUNK + 6)
+    assert len(claims) == S.SENT_CHUNK + 6
+    await on_wire(sessions, claims)
+    assert all(await S.record_outcomes(sessions, [
+        S.Outcome(c.send_id, "host:1", S.SendEvent.ACCEPTED, 0, START, smtp_reply=f"250 {c.send_id}") for c in claims]))
+    async with sessions() as s:
+        rows = (await s.execute(select(Send.id, Send.state, Send.smtp_reply))).all()
+    assert {(r.state, r.smtp_reply) for r in rows} == {(SendState.SENT, f"250 {r.id}") for r in rows}
+    assert {await target_state(sessions, c.target_id) for c in claims} == {TargetState.CONTACTED}

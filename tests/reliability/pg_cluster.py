@@ -51,10 +51,17 @@ class PrivateCluster:
             raise RuntimeError(f"{tool} failed: {done.stdout}\n{done.stderr}")
         return done.stdout
 
+    def _options(self) -> str:
+        return f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
-                          "-t", "60", "start")
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", self._options(), "-l", str(self.root / "log"),
+                          "-w", "-t", "60", "start")
+
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart`: every client connection is cut, the server is back once this returns."""
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", self._options(), "-l", str(self.root / "log"),
+                          "-m", mode, "-w", "-t", "60", "restart")
 
     def stop(self, mode: str = "fast") -> None:
         self._as_postgres("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")

@@ -80,7 +80,7 @@ def tick(camp, env, *, verbose: bool = True) -> subprocess.Popen[str]:
 
 def test_dovecot_killed_during_a_fetch_then_every_reply_once(campaign, dovecot_user):
     camp, env, sent, db_file = campaign
-    raws = replies(sent, 150)
+    raws = replies(sent, 600)     # poll chunks of 25, 50, 100, 200, 225: the kill lands in one
     dovecot_user.append_many(raws, FOLDER)
     running = tick(camp, env)
     wait_for(lambda: stored(db_file)[0] > 0 or running.poll() is not None, 60, "the first reply stored")
@@ -99,7 +99,7 @@ def test_dovecot_killed_during_a_fetch_then_every_reply_once(campaign, dovecot_u
 
 def test_messages_expunged_between_search_and_fetch(campaign, dovecot_user):
     camp, env, sent, db_file = campaign
-    raws = replies(sent, 150)
+    raws = replies(sent, 600)     # the last 40 are in the poll's last chunk (25, 50, 100, 200, 225)
     uids = dovecot_user.append_many(raws, FOLDER)
     running = tick(camp, env)
     wait_for(lambda: stored(db_file)[0] > 0 or running.poll() is not None, 60, "the first reply stored")

@@ -396,19 +396,19 @@ def test_a_phrase_without_words_is_a_config_error() -> None:
 
 def test_hostile_and_long_texts_are_read_quickly() -> None:
     long_text = "Oui. " + "bla " * 200_000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's load does not count
     assert decide_answer(long_text).answer == Y
     assert decide_answer("non " * 50_000).answer == N
     assert decide_answer("\x00" * 100_000 + "oui").answer == U  # past the reading limit
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
 
 
 def test_speed_thousands_per_second() -> None:
     texts = [t for t, _, _ in FRENCH + ENGLISH]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's load does not count
     rounds = 20
     for _ in range(rounds):
         for text in texts:
             decide_answer(text)
-    rate = rounds * len(texts) / (time.perf_counter() - start)
+    rate = rounds * len(texts) / (time.process_time() - start)
     assert rate > 500, rate  # a guard against pathological slowness on a loaded CI machine

@@ -164,9 +164,9 @@ HOSTILE: dict[str, Callable[[], bytes]] = {
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_input_is_bounded(name: str) -> None:
     raw = HOSTILE[name]()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the machine's load does not count
     msg = parse_message(raw)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < 5, f"{name}: {elapsed:.1f} s"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1024 * 1024  # KiB on Linux: < 1 GiB
     assert len(msg.text) <= 2 * 1024 * 1024

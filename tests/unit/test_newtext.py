@@ -224,7 +224,7 @@ def test_html_to_text_keeps_structure_and_decodes_entities() -> None:
 
 
 def test_html_to_text_survives_hostile_input_quickly() -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's load does not count
     deep = "<div>" * 20_000 + "oui" + "</div>" * 20_000
     assert html_to_text(deep) == "oui"
     many = "<p>x" * 20_000
@@ -234,7 +234,7 @@ def test_html_to_text_survives_hostile_input_quickly() -> None:
     assert len(html_to_text("<p>y" * 1_000_000)) < 300_000
     assert html_to_text("<blockquote>" * 5_000 + "quoted") == ""
     assert isinstance(html_to_text("<a href='x>oui"), str)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
 
 
 @pytest.mark.parametrize(("subject", "originals", "expected"), [
@@ -263,17 +263,17 @@ def test_empty_and_quote_only_bodies_give_no_text() -> None:
 
 def test_speed_thousands_per_second() -> None:
     samples = [text for text, *_ in PLAIN]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's load does not count
     rounds = 20
     for _ in range(rounds):
         for text in samples:
             extract_new_text(text)
-    rate = rounds * len(samples) / (time.perf_counter() - start)
+    rate = rounds * len(samples) / (time.process_time() - start)
     assert rate > 500, rate  # a guard against pathological slowness on a loaded CI machine
 
 
 def test_huge_bodies_are_bounded() -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine's load does not count
     body = "Oui\n" + ("> quoted line\n" * 200_000) + ("x" * 5_000_000)
     assert extract_new_text(body).text == "Oui"
     assert extract_new_text("a" * 3_000_000).text.startswith("aaa")
@@ -282,7 +282,7 @@ def test_huge_bodies_are_bounded() -> None:
                     ("> " * 500 + "x\n") * 2000, "CAUTION: This email originated from outside.\n\n" * 3000,
                     "Oui\n" + "Merci\n" * 5000):
         extract_new_text(hostile)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
 
 
 # A quoted region ends at its last quoted line: (text, new text exactly, words that must be gone).
