@@ -178,15 +178,15 @@ async def send_figures(session: AsyncSession, campaign_id: int,
     )
     base = (sa.select(segment_of(by).label("seg"), per_target.c.bits, per_target.c.uncertain)
             .join(Target, Target.id == per_target.c.target_id).subquery("base"))
-    stmt = (sa.select(base.c.seg, base.c.bits, base.c.uncertain, sa.func.count())
-            .group_by(base.c.seg, base.c.bits, base.c.uncertain))
-    for seg, bits, uncertain, n in await session.execute(stmt):
+    grouped = (sa.select(base.c.seg, base.c.bits, base.c.uncertain, sa.func.count())
+               .group_by(base.c.seg, base.c.bits, base.c.uncertain))
+    for seg, bits, uncertain, n in await session.execute(grouped):
         counts = out.setdefault(seg, {})
-        wave, bits = 0, int(bits)
-        while bits:
-            if bits & 1:
+        wave, left = 0, int(bits)
+        while left:
+            if left & 1:
                 counts[(wave, SendState.SENT.value)] = counts.get((wave, SendState.SENT.value), 0) + int(n)
-            bits, wave = bits >> 1, wave + 1
+            left, wave = left >> 1, wave + 1
         if uncertain:
             # Waves of uncertain sends are not needed by the report: it shows their total.
             key = (-1, SendState.UNCERTAIN.value)
@@ -298,8 +298,8 @@ async def _quantiles_by_rank(session: AsyncSession, facts: sa.Table,
     )
     wanted = []
     for q in QUANTILES:
-        lo = sa.cast(q * (ranked.c.n - 1), sa.Integer)  # truncation = floor, positions are >= 0
-        wanted += [ranked.c.rn == lo, ranked.c.rn == lo + 1]
+        floor = sa.cast(q * (ranked.c.n - 1), sa.Integer)  # truncation = floor, positions are >= 0
+        wanted += [ranked.c.rn == floor, ranked.c.rn == floor + 1]
     stmt = sa.select(ranked.c.seg, ranked.c.rn, ranked.c.n, ranked.c.v).where(sa.or_(*wanted))
     rows: dict[str, tuple[int, dict[int, float]]] = {}
     for seg, rn, n, v in await session.execute(stmt):

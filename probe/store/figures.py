@@ -210,8 +210,9 @@ async def duration_quantiles(session: AsyncSession, campaign_id: int,
         found: list[float | None] = []
         for q in QUANTILES:
             lo, hi, weight = quantile_position(q, n)
-            values = [float(v) for v in (await session.execute(
-                sa.select(column).where(*where).order_by(column).limit(hi - lo + 1).offset(lo))).scalars()]
+            values = [float(v) for v in (await session.execute(   # not null: in `where`
+                sa.select(column).where(*where).order_by(column).limit(hi - lo + 1).offset(lo))).scalars()
+                      if v is not None]
             found.append(interpolate(values[0], values[-1], weight))
         out[name] = _named(*found)
     return {ALL: out} if out else {}
@@ -306,7 +307,7 @@ async def _event_times_indexed(session: AsyncSession, campaign_id: int,
     stmt = (sa.select(Target.answer_t, sa.func.count()).where(observed, Target.answer_t.is_not(None), event)
             .group_by(Target.answer_t))
     # One row per distinct answer time (hundreds of thousands): plain dicts, no per-row helper.
-    answers = {int(t): int(n) for t, n in await session.execute(stmt)}
+    answers = {int(t): int(n) for t, n in await session.execute(stmt) if t is not None}
     censored: dict[int, int] = {}
     per_first = (sa.select(_seconds_since(dialect, at, Target.initial_sent_at).label("t"),
                            sa.func.count().label("n"))

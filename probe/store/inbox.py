@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, OtherSends, TargetEvent, decide_target, target_sources
 from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
@@ -134,14 +134,14 @@ async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRe
                 rows = await s.execute(select(InboundMessage.uid).where(
                     InboundMessage.campaign_id == campaign_id, InboundMessage.mailbox == mailbox,
                     InboundMessage.uidvalidity == validity, InboundMessage.uid.in_(part)))
-                stored_uids.update((mailbox, validity, int(uid)) for uid in rows.scalars())
+                stored_uids.update((mailbox, validity, int(uid)) for uid in rows.scalars() if uid is not None)
         stored_content: set[tuple[str, str]] = set()
         # By Message-ID: (campaign_id, message_id_header) leads uq_inbound_content's index.
         shas = {rec.raw_sha256 for rec in recs}
         for part in _chunks(sorted({rec.message_id_header for rec in recs})):
-            rows = await s.execute(select(InboundMessage.message_id_header, InboundMessage.raw_sha256).where(
+            found = await s.execute(select(InboundMessage.message_id_header, InboundMessage.raw_sha256).where(
                 InboundMessage.campaign_id == campaign_id, InboundMessage.message_id_header.in_(part)))
-            stored_content.update((str(m), str(h)) for m, h in rows if h in shas)
+            stored_content.update((str(m), str(h)) for m, h in found if h in shas)
         fresh: list[tuple[int, InboundRecord]] = []
         for i, rec in enumerate(recs):
             content = (rec.message_id_header, rec.raw_sha256)
@@ -151,7 +151,7 @@ async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRe
                 continue
             stored_content.add(content)   # a later copy in this chunk is a duplicate of this one
             if uid_key is not None:
-                stored_uids.add(uid_key)  # type: ignore[arg-type]
+                stored_uids.add(uid_key)
             fresh.append((i, rec))
         ids: list[int | None] = [None] * len(recs)
         if not fresh:
@@ -161,8 +161,8 @@ async def insert_inbound_many(db: Db, campaign_id: int, recs: Sequence[InboundRe
                 .returning(table.c.id, table.c.message_id_header, table.c.raw_sha256))
         returned: dict[tuple[str, str], int] = {}
         for part in _chunks(fresh):
-            rows = await s.execute(stmt, [_record_values(campaign_id, rec) for _, rec in part])
-            returned.update(((str(m), str(h)), int(row_id)) for row_id, m, h in rows)
+            inserted = await s.execute(stmt, [_record_values(campaign_id, rec) for _, rec in part])
+            returned.update(((str(m), str(h)), int(row_id)) for row_id, m, h in inserted)
         for i, rec in fresh:
             ids[i] = returned.get((rec.message_id_header, rec.raw_sha256))
         await refresh_facts(s, [rec.target_id for i, rec in fresh
@@ -320,7 +320,7 @@ async def mark_answered_many(db: Db, replies: Sequence[AnsweredBy], *, now: date
                 row = values.setdefault(reply.target_id, {})
                 row.update({"new_answer": reply.answer, "deciding": reply.message_row_id})
                 current[reply.target_id] = (state, reply.answer)
-        target = Target.__table__   # Core: an executemany, not the ORM's per-row bulk UPDATE
+        target = cast(Table, Target.__table__)   # Core: an executemany, not the ORM's per-row bulk UPDATE
         moved = [{"tid": t, "from_state": read[t][0], **v} for t, v in values.items() if "new_state" in v]
         replaced = [{"tid": t, **v} for t, v in values.items() if "new_state" not in v]
         if moved:
@@ -345,7 +345,7 @@ async def set_out_of_office_many(db: Db, until: dict[int, datetime]) -> None:
     if not until:
         return
     async with transaction(db) as s:
-        target = Target.__table__
+        target = cast(Table, Target.__table__)
         await s.execute(update(target).where(target.c.id == bindparam("tid"))
                         .values(out_of_office_until=bindparam("until")),
                         [{"tid": t, "until": u} for t, u in until.items()])
@@ -425,5 +425,6 @@ async def changed_answers(db: Db, campaign_id: int) -> list[ChangedAnswer]:
             .where(Target.campaign_id == campaign_id, Target.state == TargetState.ANSWERED,
                    Target.deciding_message_id.is_not(None), Target.deciding_message_id != first_reply.c.first_id)
             .order_by(Target.email))
-        return [ChangedAnswer(r[0], Answer(r[1]), Answer(r[2]), int(r[3])) for r in rows if r[1] != r[2]]
+        return [ChangedAnswer(email, first, now, int(deciding)) for email, first, now, deciding in rows
+                if first is not None and now is not None and deciding is not None and first != now]
 
