@@ -23,11 +23,11 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 
 from probe.core.lifecycle import BLOCKING_SENDS, AnswerRule, OtherSends, TargetEvent, decide_target, target_sources
-from probe.core.model import Answer, MatchMethod, MessageKind, SendState, TargetState
+from probe.core.model import Answer, MatchMethod, MessageKind, TargetState
 from probe.store.engine import Db, transaction, upsert_insert
 from probe.store.facts import message_counts
 from probe.store.facts import refresh as refresh_facts
-from probe.store.sends import CLAIMABLE, WAITING, apply_target_event
+from probe.store.sends import WAITING, apply_target_event, cancel_waiting
 from probe.store.tables import InboundMessage, MailboxCursor, Send, Suppression, Target
 
 
@@ -235,12 +235,6 @@ async def target_info(db: Db, target_id: int) -> tuple[TargetState, str, datetim
         return (row.state, row.email, row.answered_at) if row is not None else None
 
 
-async def _cancel_waiting(s: Any, target_ids: list[int], reason: str) -> None:
-    await s.execute(update(Send).where(Send.target_id.in_(target_ids), Send.state.in_(CLAIMABLE))
-                    .values(state=SendState.CANCELLED, last_error=reason)
-                    .execution_options(synchronize_session=False))
-
-
 async def mark_answered(db: Db, *, target_id: int, answer: Answer, message_row_id: int | None,
                         received_at: datetime, now: datetime) -> bool:
     """A human reply: the lifecycle table's REPLY_CLEAR / REPLY_UNCLEAR row. The first human reply
@@ -336,7 +330,7 @@ async def mark_answered_many(db: Db, replies: Sequence[AnsweredBy], *, now: date
                 .values(answer=bindparam("new_answer"), deciding_message_id=bindparam("deciding"),
                         state_changed_at=now), replaced)
         for part in _chunks(cancel):
-            await _cancel_waiting(s, list(part), "target answered")
+            await cancel_waiting(s, list(part), "target answered")
         await refresh_facts(s, values)
 
 
@@ -376,7 +370,7 @@ async def mark_opted_out(db: Db, *, target_id: int, email: str, campaign_id: int
                                  Target.state.in_(target_sources(TargetEvent.OPT_OUT)), Target.state.in_(WAITING))
             .values(state=TargetState.OPTED_OUT, state_changed_at=now)
             .returning(Target.id))).scalars())
-        await _cancel_waiting(s, elsewhere, "target opted out")
+        await cancel_waiting(s, elsewhere, "target opted out")
     return applied is not None and applied[0] != TargetState.OPTED_OUT
 
 

@@ -194,8 +194,11 @@ def _mine(send_id: int, owner: str) -> Any:
     return update(Send).where(Send.id == send_id, Send.state == SendState.CLAIMED, Send.lease_owner == owner)
 
 
-async def _cancel_waiting(s: Any, target_id: int, reason: str) -> int:
-    result = await s.execute(update(Send).where(Send.target_id == target_id, Send.state.in_(CLAIMABLE))
+async def cancel_waiting(s: Any, target_ids: Sequence[int], reason: str) -> int:
+    """The lifecycle's CANCEL_WAITING: the targets' sends still waiting (scheduled or retrying) are
+    cancelled, with the reason; how many. Claimed sends are left to their pass, which cancels them
+    before the wire when it finds the target decided."""
+    result = await s.execute(update(Send).where(Send.target_id.in_(list(target_ids)), Send.state.in_(CLAIMABLE))
                              .values(state=SendState.CANCELLED, last_error=reason).returning(Send.id)
                              .execution_options(synchronize_session=False))
     return len(result.all())
@@ -237,7 +240,7 @@ async def apply_target_event(s: Any, target_id: int, event: TargetEvent, *, now:
 
 async def _apply_sends_effect(s: Any, target_id: int, effect: OtherSends, reason: str) -> None:
     if effect is OtherSends.CANCEL_WAITING:
-        await _cancel_waiting(s, target_id, reason)
+        await cancel_waiting(s, [target_id], reason)
     elif effect is OtherSends.REVIVE:
         await s.execute(update(Send).where(Send.target_id == target_id, Send.state == SendState.CANCELLED,
                                            Send.last_error == UNDELIVERED_REASON)
@@ -570,7 +573,7 @@ async def claimed_owners(db: Db, campaign_id: int) -> list[str]:
 
 async def cancel_waiting_sends(db: Db, *, target_id: int, reason: str) -> int:
     async with transaction(db) as s:
-        return await _cancel_waiting(s, target_id, reason)
+        return await cancel_waiting(s, [target_id], reason)
 
 
 async def defer_sends(db: Db, *, target_id: int, until: datetime) -> int:
