@@ -114,8 +114,10 @@ def sniff_delimiter(path: Path) -> str:
     return detect_delimiter(text.lstrip("\r\n").split("\n", 1)[0])
 
 
-def check_address(value: str) -> str | None:
-    """None if the address is valid (no DNS lookup), else the reason."""
+def address_problem(value: str) -> str | None:
+    """None if a target's address is valid (no DNS lookup), else the reason: a fast pattern for the
+    common address, email-validator for the rest (config.values.check_address normalises a config's
+    own addresses and raises instead)."""
     m = _FAST.fullmatch(value)
     if m and len(value) <= 254 and m.group(1).lower() not in _SPECIAL_TLDS:
         local, _, domain = value.rpartition("@")
@@ -212,7 +214,7 @@ def _parse(path: Path, reader: Any, encoding: str, delimiter: str, strict: bool,
         if not address:
             problems.append(TargetProblem(line, email_header, "no address"))
             continue
-        reason = check_address(address)
+        reason = address_problem(address)
         if reason is not None:
             problems.append(TargetProblem(line, email_header, f"invalid address {address!r}: {reason}"))
             continue

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from probe.adapters.targets import check_address, decode, load_targets, variable_name
+from probe.adapters.targets import address_problem, decode, load_targets, variable_name
 from probe.errors import TargetsError
 
 HEADER = "civilite;prenom;nom;societe;secteur;email"
@@ -223,7 +223,7 @@ def test_fast_address_check_agrees_with_email_validator(address: str) -> None:
         expected = True
     except EmailNotValidError:
         expected = False
-    assert (check_address(address) is None) is expected
+    assert (address_problem(address) is None) is expected
 
 
 def _big_file(tmp_path: Path, n: int) -> Path:
