@@ -41,6 +41,7 @@ from probe.core.lifecycle import (
 from probe.core.model import WAITING_STATES, SendState, TargetState
 from probe.store.engine import Db, transaction
 from probe.store.facts import refresh as refresh_facts
+from probe.store.facts import refresh_sent
 from probe.store.notify import CHANNEL_SENDS, notify
 from probe.store.tables import Send, Suppression, Target, UTCDateTime
 
@@ -291,7 +292,7 @@ async def _record(s: Any, o: Outcome) -> bool:
     if target_id is None:
         return False
     if rule.new_state is SendState.SENT:
-        await refresh_facts(s, [target_id])
+        await refresh_sent(s, [target_id])
     if decision.target_event is not None:
         reason = UNDELIVERED_REASON if decision.target_event is TargetEvent.INITIAL_UNDELIVERED else ""
         await apply_target_event(s, target_id, decision.target_event, now=o.now, reason=reason)
@@ -480,7 +481,7 @@ async def _record_accepted(s: Any, outcomes: list[Outcome]) -> dict[int, bool]:
             if _ACCEPTED.others is OtherSends.REPLAN_LATER and o.replan is not None and initial is not None:
                 await _replan_later(s, tid, o.replan(initial, o.wave, o.now))
     if targets:
-        await refresh_facts(s, sorted(targets))   # one refresh for the group's targets
+        await refresh_sent(s, targets)   # one refresh for the group's targets
     return done
 
 
