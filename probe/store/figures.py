@@ -29,6 +29,7 @@ from probe.core.stats import interpolate, quantile_position
 from probe.store.aggregates import ALL, QUANTILES, _named, dialect_name, seconds_between, segment_of
 from probe.store.aggregates import duration_quantiles as agg_duration_quantiles
 from probe.store.facts import ceil_seconds
+from probe.store.research import as_utc, stream_observation_rows
 from probe.store.tables import Send, Target, UTCDateTime
 
 CODES = ("I", "P", "R", "NC", "UO", "NE")
@@ -171,7 +172,7 @@ async def last_due(session: AsyncSession, campaign_id: int) -> datetime | None:
     values = (await session.execute(sa.select(*per_state))).one()
     utc = UTCDateTime()
     dialect = session.get_bind().dialect
-    found = [_as_utc(utc, v, dialect) for v in values if v is not None]
+    found = [as_utc(utc, v, dialect) for v in values if v is not None]
     return max(found) if found else None
 
 
@@ -334,22 +335,7 @@ def _observations(campaign_id: int, now: datetime) -> sa.Subquery:
             .where(_observed(campaign_id, at)).subquery("obs"))
 
 
-async def stream_observations(session: AsyncSession, campaign_id: int, now: datetime,
-                              chunk_size: int = 5000) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
+def stream_observations(session: AsyncSession, campaign_id: int, now: datetime,
+                        chunk_size: int = 5000) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
     """(first send, end of observation, answered?) per contacted target, in chunks (business hours)."""
-    obs = _observations(campaign_id, now)
-    stmt = sa.select(obs.c.first_sent, obs.c.ended, obs.c.event).execution_options(yield_per=chunk_size)
-    result = await session.stream(stmt)
-    utc = UTCDateTime()
-    dialect = session.get_bind().dialect
-    async for part in result.partitions(chunk_size):
-        # The CASE loses the column type on SQLite: read the times back through UTCDateTime.
-        yield [(_as_utc(utc, a, dialect), _as_utc(utc, b, dialect), bool(e)) for a, b, e in part]
-
-
-def _as_utc(utc: UTCDateTime, value: Any, dialect: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    out = utc.process_result_value(value, dialect)
-    assert out is not None
-    return out
+    return stream_observation_rows(session, _observations(campaign_id, now), chunk_size)

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from probe.core.model import Answer, MessageKind, SendState, TargetState
 from probe.store.aggregates import dialect_name, effective_answer, opt_out_replies, seconds_between, segment_of
+from probe.store.facts import ceil_seconds
 from probe.store.facts import refresh as refresh_facts
 from probe.store.tables import CodingSample, InboundMessage, Send, Target, TargetEligibility, UTCDateTime
 
@@ -152,7 +153,7 @@ async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
     dialect = dialect_name(session)
     # Less a millisecond: SQLite's julianday() arithmetic is exact only to ~10 µs.
     raw = seconds_between(dialect, obs.c.ended, obs.c.first_sent) - 0.001
-    seconds = sa.case((raw <= 0, 0), else_=_ceil(dialect, raw))
+    seconds = sa.case((raw <= 0, 0), else_=ceil_seconds(dialect, raw))
     timed = sa.select(obs.c.seg, seconds.label("t"), obs.c.event).subquery("timed")
     stmt = (sa.select(timed.c.seg, timed.c.t, sa.func.sum(timed.c.event), sa.func.count())
             .group_by(timed.c.seg, timed.c.t).order_by(timed.c.seg, timed.c.t))
@@ -162,28 +163,25 @@ async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
     return out
 
 
-def _ceil(dialect: str, x: ColumnElement[float]) -> ColumnElement[int]:
-    if dialect == "sqlite":
-        # No ceil() in older SQLite; CAST truncates, which is floor for the x > 0 it is given here.
-        whole = sa.cast(x, sa.Integer)
-        return whole + sa.case((x > whole, 1), else_=0)
-    return sa.cast(sa.func.ceil(x), sa.Integer)
-
-
-async def stream_observations(session: AsyncSession, campaign_id: int, now: datetime,
-                              chunk_size: int = 5000) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
+def stream_observations(session: AsyncSession, campaign_id: int, now: datetime,
+                        chunk_size: int = 5000) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
     """(first send, end of observation, answered?) per contacted target, in chunks (business hours)."""
-    obs = _observations(campaign_id, now, None)
+    return stream_observation_rows(session, _observations(campaign_id, now, None), chunk_size)
+
+
+async def stream_observation_rows(session: AsyncSession, obs: Any,
+                                  chunk_size: int) -> AsyncIterator[list[tuple[datetime, datetime, bool]]]:
+    """The rows of an observations subquery (first_sent, ended, event), in chunks, as UTC times."""
     stmt = sa.select(obs.c.first_sent, obs.c.ended, obs.c.event).execution_options(yield_per=chunk_size)
     result = await session.stream(stmt)
     utc = UTCDateTime()
     dialect = session.get_bind().dialect
     async for part in result.partitions(chunk_size):
         # The CASE loses the column type on SQLite: read the times back through UTCDateTime.
-        yield [(_as_utc(utc, a, dialect), _as_utc(utc, b, dialect), bool(e)) for a, b, e in part]
+        yield [(as_utc(utc, a, dialect), as_utc(utc, b, dialect), bool(e)) for a, b, e in part]
 
 
-def _as_utc(utc: UTCDateTime, value: Any, dialect: Any) -> datetime:
+def as_utc(utc: UTCDateTime, value: Any, dialect: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     out = utc.process_result_value(value, dialect)
