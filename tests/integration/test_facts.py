@@ -142,6 +142,15 @@ class Sim:
     emails: dict[int, str]
     uid: int = 0
 
+    @property
+    def undeliverable(self) -> list[int]:
+        """Two targets every send to which is refused and no message touches: the report has undelivered ones."""
+        return sorted(self.emails)[-2:]
+
+    @property
+    def reachable(self) -> list[int]:
+        return sorted(self.emails)[:-2]
+
 
 def targets(count: int, *, domain: str = "x.example", first: int = 0) -> list[PlannedTarget]:
     dues = (START, *(START + g * DAY for g in GAPS))
@@ -154,7 +163,7 @@ async def launch(sessions: async_sessionmaker[AsyncSession], name: str, count: i
     result = await launch_campaign(sessions, name=name, timezone="UTC", plan_hash="h", close_after_s=2 * 86400,
                                    keep_bodies=False, targets=targets(count, **kw), now=START)
     async with sessions() as s:
-        emails = dict((await s.execute(sa.select(Target.id, Target.email)
+        emails = dict((await s.execute(sa.select(Target.id, Target.email).order_by(Target.id)
                                        .where(Target.campaign_id == result.campaign_id))).all())
     return Sim(sessions, random.Random(f"{name}-{count}"), result.campaign_id, emails)
 
@@ -164,8 +173,8 @@ async def dispatch(sim: Sim, now: datetime) -> None:
     claims = await S.claim_due(sim.sessions, campaign_id=sim.cid, now=now, owner="sim", lease_until=now + DAY,
                                domain="probe.example", limit=1000)
     outcomes: list[S.Outcome] = []
-    for c in claims:
-        roll = 0.9 if c.target_id in sorted(sim.emails)[-2:] else sim.rng.random()   # two undelivered at least
+    for c in sorted(claims, key=lambda c: c.send_id):
+        roll = 0.9 if c.target_id in sim.undeliverable else sim.rng.random()
         event = (SendEvent.ACCEPTED if roll < 0.78 else SendEvent.TEMPORARY if roll < 0.84
                  else SendEvent.RECIPIENT_REFUSED if roll < 0.87 else SendEvent.MESSAGE_REFUSED if roll < 0.94
                  else SendEvent.LOST_IN_DATA)
@@ -206,7 +215,7 @@ async def receive(sim: Sim, target_id: int | None, kind: MessageKind, at: dateti
 async def replies(sim: Sim, now: datetime, earlier: datetime) -> list[int]:
     """Random messages from random targets, received between `earlier` and `now`."""
     human: list[int] = []
-    for target_id in sim.emails:
+    for target_id in sim.reachable:
         roll = sim.rng.random()
         if roll > 0.08:
             continue
@@ -238,7 +247,8 @@ async def replies(sim: Sim, now: datetime, earlier: datetime) -> list[int]:
 async def settle_uncertain(sim: Sim, now: datetime) -> None:
     async with sim.sessions() as s:
         uncertain = list((await s.execute(sa.select(Send.id, Send.due_at, Send.state).where(
-            Send.campaign_id == sim.cid, Send.state.in_([SendState.UNCERTAIN, SendState.FAILED])))).all())
+            Send.campaign_id == sim.cid, Send.state.in_([SendState.UNCERTAIN, SendState.FAILED]),
+            Send.target_id.not_in(sim.undeliverable)).order_by(Send.id))).all())
     for send_id, due_at, state in uncertain:
         roll = sim.rng.random()
         if roll < 0.4 or (state == SendState.FAILED and sim.rng.random() < 0.95):
@@ -257,7 +267,7 @@ async def run_campaign(sim: Sim, days: int = 16) -> datetime:
         await dispatch(sim, now)
         human = await replies(sim, now, earlier)
         if day == days // 2:   # an import of old messages: received before the sends that followed
-            for target_id in sim.rng.sample(sorted(sim.emails), 4):
+            for target_id in sim.rng.sample(sim.reachable, 4):
                 await receive(sim, target_id, MessageKind.HUMAN_REPLY, START + timedelta(hours=3), now,
                               answer=Answer.YES)
         await settle_uncertain(sim, now)
@@ -270,7 +280,7 @@ async def run_campaign(sim: Sim, days: int = 16) -> datetime:
                 else:
                     await oracle_research.set_not_eligible(s, sim.cid, row, sim.rng.random() < 0.8, by="me", at=now)
     # Late replies: after the campaign closed.
-    for target_id in sim.rng.sample(sorted(sim.emails), 5):
+    for target_id in sim.rng.sample(sim.reachable, 5):
         await receive(sim, target_id, MessageKind.HUMAN_REPLY, now + DAY, now + 2 * DAY,
                       answer=sim.rng.choice(list(Answer)))
     return now + 3 * DAY
