@@ -17,8 +17,10 @@ Pure: numbers in, numbers out.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from probe.core.stats import Z95
 
@@ -32,24 +34,40 @@ class Step:
     se: float            # Greenwood standard error of S(tⱼ)
 
 
-@dataclass(frozen=True)
 class KaplanMeier:
-    subjects: int
-    events: int
-    last_time: float | None       # the largest time observed (event or censoring)
-    steps: tuple[Step, ...]
+    """The estimate's steps (one per event time), kept as parallel lists: a large campaign has
+    hundreds of thousands of them and the report reads about a thousand (the thinned curve, a few
+    shares within), so a `Step` is built only when asked for."""
+
+    def __init__(self, subjects: int, events: int, last_time: float | None, times: list[float],
+                 at_risk: list[int], deaths: list[int], survival: list[float], greenwood: list[float]) -> None:
+        self.subjects = subjects
+        self.events = events
+        self.last_time = last_time          # the largest time observed (event or censoring)
+        self._times = times
+        self._at_risk = at_risk
+        self._deaths = deaths
+        self._survival = survival
+        self._greenwood = greenwood          # Σ dⱼ / (nⱼ (nⱼ − dⱼ)) up to each step
+
+    def _se(self, i: int) -> float:
+        s = self._survival[i]
+        return 0.0 if s == 0.0 else s * math.sqrt(self._greenwood[i])
+
+    def _step(self, i: int) -> Step:
+        return Step(self._times[i], self._at_risk[i], self._deaths[i], self._survival[i], self._se(i))
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(self._step(i) for i in range(len(self._times)))
 
     def at(self, t: float) -> tuple[float, float] | None:
         """(S(t), SE) — None beyond the last time observed (follow-up too short to say) or with
         nobody observed."""
         if self.subjects == 0 or self.last_time is None or t > self.last_time:
             return None
-        s, se = 1.0, 0.0
-        for step in self.steps:
-            if step.time > t:
-                break
-            s, se = step.survival, step.se
-        return s, se
+        i = bisect_right(self._times, t)    # the steps at or before t come first
+        return (1.0, 0.0) if i == 0 else (self._survival[i - 1], self._se(i - 1))
 
     def answered_within(self, t: float, z: float = Z95) -> dict[str, object]:
         """{"value": 1 − S(t), "ci95": [lo, hi]} (Greenwood, clipped), or both None."""
@@ -60,11 +78,13 @@ class KaplanMeier:
         return {"value": 1.0 - s, "ci95": [max(0.0, 1.0 - s - z * se), min(1.0, 1.0 - s + z * se)]}
 
     def _thinned(self, max_points: int) -> list[Step]:
-        steps = list(self.steps)
-        if len(steps) > max_points:
-            stride = math.ceil(len(steps) / max_points)
-            steps = steps[stride - 1::stride] + ([steps[-1]] if (len(steps) % stride) else [])
-        return steps
+        """Every step, or evenly by rank about `max_points` of them, the last kept."""
+        n = len(self._times)
+        keep: Iterable[int] = range(n)
+        if n > max_points:
+            stride = math.ceil(n / max_points)
+            keep = [*range(stride - 1, n, stride), *([n - 1] if n % stride else [])]
+        return [self._step(i) for i in keep]
 
     def curve(self, max_points: int = 1000) -> list[list[float]]:
         """The steps as [[seconds, share still silent], …] from [0, 1]; thinned to about
@@ -79,29 +99,49 @@ class KaplanMeier:
 
 def kaplan_meier(grouped: Iterable[tuple[float, int, int]]) -> KaplanMeier:
     """From (time, events, censored) rows in ascending time; rows with the same time may repeat."""
-    rows: list[tuple[float, int, int]] = []
+    times: list[float] = []
+    events: list[int] = []
+    censored: list[int] = []
     for t, d, c in grouped:
         if d < 0 or c < 0 or t < 0:
             raise ValueError(f"times and counts must not be negative, got {(t, d, c)}")
-        if rows and t < rows[-1][0]:
-            raise ValueError("rows must come in ascending time")
-        if rows and t == rows[-1][0]:
-            rows[-1] = (t, rows[-1][1] + d, rows[-1][2] + c)
+        if times and t <= times[-1]:
+            if t < times[-1]:
+                raise ValueError("rows must come in ascending time")
+            events[-1] += d
+            censored[-1] += c
         else:
-            rows.append((t, d, c))
-    n = sum(d + c for _, d, c in rows)
-    at_risk, s, greenwood, events = n, 1.0, 0.0, 0
-    steps: list[Step] = []
-    for t, d, c in rows:
+            times.append(t)
+            events.append(d)
+            censored.append(c)
+    return from_counts(times, events, censored)
+
+
+def from_counts(times: Sequence[float], events: Sequence[int], censored: Sequence[int]) -> KaplanMeier:
+    """From columns already merged: distinct times in ascending order, the events and the
+    censorings at each (not checked: kaplan_meier checks and merges rows)."""
+    at_risk = sum(events) + sum(censored)
+    n, s, greenwood = at_risk, 1.0, 0.0
+    step_times: list[float] = []
+    step_at_risk: list[int] = []
+    step_events: list[int] = []
+    survival: list[float] = []
+    variance: list[float] = []
+    # One pass, in time order, with exactly the arithmetic of the textbook loop (the same floats).
+    for t, d, c in zip(times, events, censored, strict=True):
         if d:
             s *= 1.0 - d / at_risk
             # At S = 0 (everyone left answered) the term's denominator is 0: the variance is 0 there.
-            greenwood = greenwood + d / (at_risk * (at_risk - d)) if at_risk > d else greenwood
-            se = 0.0 if s == 0.0 else s * math.sqrt(greenwood)
-            steps.append(Step(t, at_risk, d, s, se))
-            events += d
+            if at_risk > d:
+                greenwood = greenwood + d / (at_risk * (at_risk - d))
+            step_times.append(t)
+            step_at_risk.append(at_risk)
+            step_events.append(d)
+            survival.append(s)
+            variance.append(greenwood)
         at_risk -= d + c
-    return KaplanMeier(n, events, rows[-1][0] if rows else None, tuple(steps))
+    return KaplanMeier(n, sum(step_events), times[-1] if times else None, step_times, step_at_risk,
+                       step_events, survival, variance)
 
 
 def from_observations(observations: Sequence[tuple[float, bool]]) -> KaplanMeier:
