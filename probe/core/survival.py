@@ -21,6 +21,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
+from operator import add, mul
 
 from probe.core.stats import Z95
 
@@ -120,28 +122,20 @@ def kaplan_meier(grouped: Iterable[tuple[float, int, int]]) -> KaplanMeier:
 def from_counts(times: Sequence[float], events: Sequence[int], censored: Sequence[int]) -> KaplanMeier:
     """From columns already merged: distinct times in ascending order, the events and the
     censorings at each (not checked: kaplan_meier checks and merges rows)."""
-    at_risk = sum(events) + sum(censored)
-    n, s, greenwood = at_risk, 1.0, 0.0
-    step_times: list[float] = []
-    step_at_risk: list[int] = []
-    step_events: list[int] = []
-    survival: list[float] = []
-    variance: list[float] = []
-    # One pass, in time order, with exactly the arithmetic of the textbook loop (the same floats).
-    for t, d, c in zip(times, events, censored, strict=True):
-        if d:
-            s *= 1.0 - d / at_risk
-            # At S = 0 (everyone left answered) the term's denominator is 0: the variance is 0 there.
-            if at_risk > d:
-                greenwood = greenwood + d / (at_risk * (at_risk - d))
-            step_times.append(t)
-            step_at_risk.append(at_risk)
-            step_events.append(d)
-            survival.append(s)
-            variance.append(greenwood)
-        at_risk -= d + c
-    return KaplanMeier(n, sum(step_events), times[-1] if times else None, step_times, step_at_risk,
-                       step_events, survival, variance)
+    # Targets gone (answered or censored) before each time; nⱼ = n − removed[j].
+    removed = list(accumulate(map(add, events, censored), initial=0))
+    n = removed[-1]
+    steps = [j for j, d in enumerate(events) if d]
+    deaths = [events[j] for j in steps]
+    at_risk = [n - removed[j] for j in steps]
+    # The running product and sum, left to right as the textbook loop does (accumulate multiplies and
+    # adds in that order): the same floats. At S = 0 (everyone left answered) Greenwood's term has a
+    # zero denominator: the variance stops growing there.
+    survival = list(accumulate([1.0 - d / r for d, r in zip(deaths, at_risk, strict=True)], mul))
+    greenwood = list(accumulate([d / (r * (r - d)) if r > d else 0.0
+                                 for d, r in zip(deaths, at_risk, strict=True)], add))
+    return KaplanMeier(n, sum(deaths), times[-1] if len(times) else None, [times[j] for j in steps], at_risk,
+                       deaths, survival, greenwood)
 
 
 def from_observations(observations: Sequence[tuple[float, bool]]) -> KaplanMeier:

@@ -6,8 +6,8 @@ with their sends or messages, so a report on 1,000,000 targets is a few scans of
   "no longer there", "not eligible"). Without --by it reads the covering index ix_target_campaign_facts
   in group order; the few hundred groups are then added up here into the counts of the report
   (targets, answers, sent per wave, answered_by_wave) and the AAPOR dispositions by credited wave.
-- `duration_quantiles`, `event_times` and `stream_observations`: the time figures, from the same
-  rows (the durations and the Kaplan–Meier time of each answer are facts too).
+- `duration_quantiles`, `event_columns` (`event_times` with --by) and `stream_observations`: the time
+  figures, from the same rows (the durations and the Kaplan–Meier time of each answer are facts too).
 
 They give the figures of probe.store.aggregates and probe.store.research (which compute them from
 the events, and stay as the oracle: tests/integration/test_facts.py), figure for figure.
@@ -253,7 +253,8 @@ async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
     censored at `now`, its time computed once per distinct first-email time; a bounced one when it
     bounced (few)."""
     if by is None:
-        return await _event_times_indexed(session, campaign_id, now)
+        times, events, censored = await event_columns(session, campaign_id, now)
+        return {ALL: list(zip(times, events, censored, strict=True))} if times else {}
     dialect = dialect_name(session)
     at = sa.literal(now, UTCDateTime())
     event, bounced, _ = _ends(at)
@@ -299,36 +300,45 @@ def _bounces(dialect: str, campaign_id: int, at: ColumnElement[datetime], seg: C
     return sa.select(bounces.c.seg, bounces.c.t, sa.func.count()).group_by(bounces.c.seg, bounces.c.t)
 
 
-async def _event_times_indexed(session: AsyncSession, campaign_id: int,
-                               now: datetime) -> dict[str, list[tuple[float, int, int]]]:
-    """The whole campaign's event times off two partial covering indexes, each read in its order (no
-    sort of the targets): the answers by their stored time, the silent targets by their first email
-    (censored at `now`: the time is computed once per first-email time), the bounced ones apart."""
+async def event_columns(session: AsyncSession, campaign_id: int,
+                        now: datetime) -> tuple[list[float], list[int], list[int]]:
+    """The whole campaign's event times as columns for core.survival.from_counts: the distinct times
+    in ascending order (whole seconds from the first email), the answers and the censorings at each.
+
+    Off two partial covering indexes, each read in its order (no sort of the targets): the answers
+    by their stored time, the silent targets by their first email (censored at `now`: the time is
+    computed once per first-email time); the bounced ones (few) apart."""
     dialect = dialect_name(session)
     at = sa.literal(now, UTCDateTime())
-    event, bounced, _ = _ends(at)
-    observed = _observed(campaign_id, at)
+    event, _, bounced_at = _ends(at)
+    # observed and event, less what answering implies (not undelivered; an opt-out only with a reply)
+    # and what a comparison implies (not null): PostgreSQL multiplies the selectivities of the terms
+    # and, expecting a tenth of the rows, hashed the groups and spilled them to disk.
+    answered = (Target.campaign_id == campaign_id, Target.answer_t.is_not(None), _answering(),
+                Target.initial_sent_at <= at, _answer_time() <= at)
     per_time = (sa.select(Target.answer_t.label("t"), sa.func.count().label("n"))
-                .where(observed, Target.answer_t.is_not(None), event).group_by(Target.answer_t).subquery("answers"))
+                .where(*answered).group_by(Target.answer_t).subquery("answers"))
     # One row per distinct answer time would be hundreds of thousands of rows through the driver:
     # the GROUP BY's two columns come back as two JSON arrays in one row (in the same order).
     stmt = sa.select(_json_list(dialect, per_time.c.t), _json_list(dialect, per_time.c.n))
     at_times, counts = (await session.execute(stmt)).one()
     answers = dict(zip(_ints(at_times), _ints(counts), strict=True))
-    censored: dict[int, int] = {}
+    # observed, not an event, not bounced before `at` (bounced's own "not an event" is already here).
+    silent_where = (_observed(campaign_id, at), sa.not_(event),
+                    sa.not_(sa.and_(Target.state == TargetState.BOUNCED, bounced_at < at)))
     per_first = (sa.select(_seconds_since(dialect, at, Target.initial_sent_at).label("t"),
                            sa.func.count().label("n"))
-                 .where(observed, sa.not_(event), sa.not_(bounced)).group_by(Target.initial_sent_at)
-                 .subquery("silent"))
+                 .where(*silent_where).group_by(Target.initial_sent_at).subquery("silent"))
     silent = sa.select(per_first.c.t, sa.func.sum(per_first.c.n)).group_by(per_first.c.t)
     bounces = _bounces(dialect, campaign_id, at, segment_of(None))
+    censored: dict[int, int] = {}
     rows = [*((t, n) for t, n in await session.execute(silent)),
             *((t, n) for _, t, n in await session.execute(bounces))]
     for t, n in rows:
         censored[int(t)] = censored.get(int(t), 0) + int(n)
+    # Every count is a group's count (at least 1): no empty time to drop.
     times = sorted(answers.keys() | censored.keys())
-    out = [(float(t), answers.get(t, 0), censored.get(t, 0)) for t in times]
-    return {ALL: [row for row in out if row[1] or row[2]]} if out else {}
+    return [float(t) for t in times], [answers.get(t, 0) for t in times], [censored.get(t, 0) for t in times]
 
 
 def _json_list(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
