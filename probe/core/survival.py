@@ -17,7 +17,7 @@ Pure: numbers in, numbers out.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,8 +41,8 @@ class KaplanMeier:
     hundreds of thousands of them and the report reads about a thousand (the thinned curve, a few
     shares within), so a `Step` is built only when asked for."""
 
-    def __init__(self, subjects: int, events: int, last_time: float | None, times: list[float],
-                 at_risk: list[int], deaths: list[int], survival: list[float], greenwood: list[float]) -> None:
+    def __init__(self, subjects: int, events: int, last_time: float | None, times: Sequence[float],
+                 at_risk: list[int], deaths: Sequence[int], survival: list[float], greenwood: list[float]) -> None:
         self.subjects = subjects
         self.events = events
         self.last_time = last_time          # the largest time observed (event or censoring)
@@ -57,7 +57,7 @@ class KaplanMeier:
         return 0.0 if s == 0.0 else s * math.sqrt(self._greenwood[i])
 
     def _step(self, i: int) -> Step:
-        return Step(self._times[i], self._at_risk[i], self._deaths[i], self._survival[i], self._se(i))
+        return Step(float(self._times[i]), self._at_risk[i], self._deaths[i], self._survival[i], self._se(i))
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -116,26 +116,37 @@ def kaplan_meier(grouped: Iterable[tuple[float, int, int]]) -> KaplanMeier:
             times.append(t)
             events.append(d)
             censored.append(c)
-    return from_counts(times, events, censored)
+    with_events = [j for j, d in enumerate(events) if d]
+    with_censored = [j for j, c in enumerate(censored) if c]
+    return from_times([times[j] for j in with_events], [events[j] for j in with_events],
+                      [times[j] for j in with_censored], [censored[j] for j in with_censored],
+                      last_time=times[-1] if times else None)   # a row may count nobody: still observed
 
 
-def from_counts(times: Sequence[float], events: Sequence[int], censored: Sequence[int]) -> KaplanMeier:
-    """From columns already merged: distinct times in ascending order, the events and the
-    censorings at each (not checked: kaplan_meier checks and merges rows)."""
-    # Targets gone (answered or censored) before each time; nⱼ = n − removed[j].
-    removed = list(accumulate(map(add, events, censored), initial=0))
-    n = removed[-1]
-    steps = [j for j, d in enumerate(events) if d]
-    deaths = [events[j] for j in steps]
-    at_risk = [n - removed[j] for j in steps]
+def from_times(event_times: Sequence[float], events: Sequence[int], censor_times: Sequence[float],
+               censored: Sequence[int], *, last_time: float | None = None) -> KaplanMeier:
+    """From the events and the censorings apart, each as distinct times in ascending order with a
+    count of at least 1 at each (not checked: kaplan_meier checks and merges rows). A censoring at
+    an event's time still counts as at risk then. `last_time`: the largest time observed, if later
+    than every event and censoring."""
+    censored_before = list(accumulate(censored, initial=0))
+    n = sum(events) + censored_before[-1]
+    # nⱼ = n − the answers before tⱼ − the censorings before tⱼ (the censorings are few: a bisection).
+    if not censor_times or (event_times and censor_times[0] >= event_times[-1]):
+        at_risk = [n - e for e in accumulate(events, initial=0)][:len(events)]
+    else:
+        at_risk = [n - e - censored_before[bisect_left(censor_times, t)]
+                   for t, e in zip(event_times, accumulate(events, initial=0), strict=False)]  # one sum more
     # The running product and sum, left to right as the textbook loop does (accumulate multiplies and
     # adds in that order): the same floats. At S = 0 (everyone left answered) Greenwood's term has a
     # zero denominator: the variance stops growing there.
-    survival = list(accumulate([1.0 - d / r for d, r in zip(deaths, at_risk, strict=True)], mul))
+    survival = list(accumulate([1.0 - d / r for d, r in zip(events, at_risk, strict=True)], mul))
     greenwood = list(accumulate([d / (r * (r - d)) if r > d else 0.0
-                                 for d, r in zip(deaths, at_risk, strict=True)], add))
-    return KaplanMeier(n, sum(deaths), times[-1] if len(times) else None, [times[j] for j in steps], at_risk,
-                       deaths, survival, greenwood)
+                                 for d, r in zip(events, at_risk, strict=True)], add))
+    last = max(event_times[-1] if event_times else -1.0, censor_times[-1] if censor_times else -1.0,
+               -1.0 if last_time is None else last_time)
+    return KaplanMeier(n, n - censored_before[-1], None if last < 0 else float(last), event_times, at_risk,
+                       events, survival, greenwood)
 
 
 def from_observations(observations: Sequence[tuple[float, bool]]) -> KaplanMeier:

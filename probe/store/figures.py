@@ -16,9 +16,11 @@ the events, and stay as the oracle: tests/integration/test_facts.py), figure for
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -253,8 +255,13 @@ async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
     censored at `now`, its time computed once per distinct first-email time; a bounced one when it
     bounced (few)."""
     if by is None:
-        times, events, censored = await event_columns(session, campaign_id, now)
-        return {ALL: list(zip(times, events, censored, strict=True))} if times else {}
+        answer_times, answers, censor_times, censored = await event_columns(session, campaign_id, now)
+        merged: dict[str, dict[int, list[int]]] = {}
+        for when, n in zip(answer_times, answers, strict=True):
+            _add(merged, ALL, when, n, 0)
+        for when, n in zip(censor_times, censored, strict=True):
+            _add(merged, ALL, when, 0, n)
+        return _sorted(merged)
     dialect = dialect_name(session)
     at = sa.literal(now, UTCDateTime())
     event, bounced, _ = _ends(at)
@@ -300,10 +307,14 @@ def _bounces(dialect: str, campaign_id: int, at: ColumnElement[datetime], seg: C
     return sa.select(bounces.c.seg, bounces.c.t, sa.func.count()).group_by(bounces.c.seg, bounces.c.t)
 
 
-async def event_columns(session: AsyncSession, campaign_id: int,
-                        now: datetime) -> tuple[list[float], list[int], list[int]]:
-    """The whole campaign's event times as columns for core.survival.from_counts: the distinct times
-    in ascending order (whole seconds from the first email), the answers and the censorings at each.
+#: (answer times, answers at each, censoring times, censored at each): each time list ascending and
+#: distinct, each count at least 1 — the input of core.survival.from_times.
+EventColumns = tuple[list[int], list[int], list[int], list[int]]
+
+
+async def event_columns(session: AsyncSession, campaign_id: int, now: datetime) -> EventColumns:
+    """The whole campaign's event times (whole seconds from the first email): the answers, and the
+    censorings apart (few: one time per first-email time, and the bounces).
 
     Off two partial covering indexes, each read in its order (no sort of the targets): the answers
     by their stored time, the silent targets by their first email (censored at `now`: the time is
@@ -322,7 +333,9 @@ async def event_columns(session: AsyncSession, campaign_id: int,
     # the GROUP BY's two columns come back as two JSON arrays in one row (in the same order).
     stmt = sa.select(_json_list(dialect, per_time.c.t), _json_list(dialect, per_time.c.n))
     at_times, counts = (await session.execute(stmt)).one()
-    answers = dict(zip(_ints(at_times), _ints(counts), strict=True))
+    answer_times, answers = _ints(at_times), _ints(counts)
+    if any(map(operator.ge, answer_times, islice(answer_times, 1, None))):   # groups in index order, usually
+        answer_times, answers = (list(c) for c in zip(*sorted(zip(answer_times, answers, strict=True)), strict=True))
     # observed, not an event, not bounced before `at` (bounced's own "not an event" is already here).
     silent_where = (_observed(campaign_id, at), sa.not_(event),
                     sa.not_(sa.and_(Target.state == TargetState.BOUNCED, bounced_at < at)))
@@ -336,9 +349,8 @@ async def event_columns(session: AsyncSession, campaign_id: int,
             *((t, n) for _, t, n in await session.execute(bounces))]
     for t, n in rows:
         censored[int(t)] = censored.get(int(t), 0) + int(n)
-    # Every count is a group's count (at least 1): no empty time to drop.
-    times = sorted(answers.keys() | censored.keys())
-    return [float(t) for t in times], [answers.get(t, 0) for t in times], [censored.get(t, 0) for t in times]
+    censor_times = sorted(censored)
+    return answer_times, answers, censor_times, [censored[t] for t in censor_times]
 
 
 def _json_list(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
