@@ -195,9 +195,15 @@ def measure_in_child(url: str, by: str | None, tree: Path | None = None) -> dict
     """Time the report in a fresh process: its peak RSS is the report's, not the seeding's. `tree`:
     another source tree's benchmarks/report.py (and so its probe package) instead of this one."""
     script = tree / "benchmarks" / "report.py" if tree else Path(__file__)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, str(script), "--measure", url, "--by", by or ""],
                           capture_output=True, text=True, check=True, cwd=script.parent.parent)
-    return json.loads(done.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = json.loads(done.stdout)
+    # The whole child's CPU (start-up and baselines included): on a loaded machine, with SQLite
+    # (in-process), a steadier comparison of two trees than the wall time.
+    out["child_cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return out
 
 
 async def add_postgres_index(url: str) -> None:
@@ -289,7 +295,8 @@ def _line(engine: str, r: dict, by: str | None) -> str:
             f"{r['report_json_s'] / r['baseline_count_s']:.0f}× COUNT(*))")
     if by:
         line += f" report --by {by}={r[f'report_by_{by}_s']:.2f}s ({int(r['segments'])} segments)"
-    return line + f" peak RSS={r['peak_rss_mb']:.0f}MB"
+    line += f" peak RSS={r['peak_rss_mb']:.0f}MB"
+    return line + (f" child CPU={r['child_cpu_s']:.2f}s" if "child_cpu_s" in r else "")
 
 
 def main() -> int:
