@@ -36,12 +36,14 @@ async def _seed_synthetic(s: AsyncSession, n: int) -> int:
         " VALUES ('synthetic', 'UTC', 'h', 3, 86400, TRUE, :t, :t) RETURNING id"), {"t": _stored(T0, dialect)}))
         .scalar_one())
     json_columns = {"fields", "reasons", "details"}
-    offset = int((await s.execute(sa.text("SELECT coalesce(max(id), 0) FROM target"))).scalar_one())
+    # Fresh ids after the campaign seeded before (its targets, sends and messages).
+    tops = {table: int((await s.execute(sa.text(f"SELECT coalesce(max(id), 0) FROM {table}"))).scalar_one())
+            for table in ("target", "send", "inbound_message")}
+    offset = tops["target"]
     for targets, sends, messages in synthetic_chunks(cid, n):
         for table, columns, rows in (("target", TARGET_COLUMNS, targets), ("send", SEND_COLUMNS, sends),
                                      ("inbound_message", MESSAGE_COLUMNS, messages)):
-            # Fresh ids after the campaign seeded before (its targets, sends and messages).
-            top = int((await s.execute(sa.text(f"SELECT coalesce(max(id), 0) FROM {table}"))).scalar_one())
+            top = tops[table]
             marks = ", ".join(f"CAST(:{c} AS JSON)" if dialect == "postgresql" and c in json_columns else f":{c}"
                               for c in columns)
             values = []
