@@ -35,6 +35,8 @@ WRITE_PATH_ONLY = (
 )
 #: `status` does not build the report either.
 REPORT_ONLY = ("probe.report", "probe.store.aggregates", "probe.store.research")
+#: The charts (and the experiment's page section) load with the HTML report only.
+HTML_ONLY = ("probe.report.svg", "html")
 #: A plain ASCII address (the config's From and Reply-To) is checked without email-validator, whose
 #: import compiles its Unicode patterns (probe/core/addresses.py).
 ADDRESS_LIBRARY = ("email_validator", "idna")
@@ -78,8 +80,8 @@ def loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
 @pytest.mark.parametrize("args, forbidden", [
     (["status"], WRITE_PATH_ONLY + REPORT_ONLY + ADDRESS_LIBRARY),
     (["status", "--format", "json"], WRITE_PATH_ONLY + REPORT_ONLY + ADDRESS_LIBRARY),
-    (["report", "--format", "json"], WRITE_PATH_ONLY + ADDRESS_LIBRARY),
-    (["replies"], WRITE_PATH_ONLY + ADDRESS_LIBRARY),
+    (["report", "--format", "json"], WRITE_PATH_ONLY + ADDRESS_LIBRARY + HTML_ONLY),
+    (["replies"], WRITE_PATH_ONLY + ADDRESS_LIBRARY + HTML_ONLY + ("probe.report.experiment",)),
 ])
 def test_a_read_loads_nothing_of_the_write_path(config: Path, tmp_path: Path, args: list[str],
                                                 forbidden: tuple[str, ...]) -> None:
