@@ -3,14 +3,16 @@ whole process, against the interpreter's start-up in the same run (target: ≤ 2
 "import sqlalchemy"`).
 
     .venv/bin/python benchmarks/readonly.py [--targets 200] [--rounds 5] [--engines sqlite,postgresql]
-                                            [--before SRC]
+                                            [--before SRC] [--tick]
 
 Prints, for each, the median wall time and the median CPU time (user + system of the child) of
 --rounds runs, each with its ratio to `import sqlalchemy`, and the modules whose import costs the
 most in `probe status` (python -X importtime, cumulative). The rounds are interleaved (every
 command once, then again), so a change in the machine's load falls on all of them alike; on a
 shared machine the CPU ratio is the steadier figure. --before SRC times another source tree too
-(e.g. `git archive COMMIT | tar -x -C SRC`), against the same database.
+(e.g. `git archive COMMIT | tar -x -C SRC`), against the same database. --tick also times an empty
+`probe tick` (no [imap], nothing due yet: the day before the start), the start-up of every cron
+pass, against `python -c "import sqlalchemy, aiosqlite, aiosmtplib, jinja2"`.
 
 Every process runs with Python's bytecode cache, as an installed probe does (pip compiles it): an
 inherited PYTHONDONTWRITEBYTECODE would recompile probe's own modules on every run (about 0.3 s)
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from send import NOW, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
+EMPTY_TICK = "2015-09-27T09:00:00+02:00"   # the day before the campaign's start: nothing due
 
 
 def environment(src: Path | None = None) -> dict[str, str]:
@@ -88,6 +91,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--before", type=Path, help="another probe source tree to time too")
+    parser.add_argument("--tick", action="store_true", help="also time an empty `probe tick`")
     args = parser.parse_args()
     py = sys.executable
     base_label = 'python -c "import sqlalchemy" (baseline)'
@@ -95,6 +99,9 @@ def main() -> int:
         "python -c pass": ([py, "-c", "pass"], None),
         base_label: ([py, "-c", "import sqlalchemy"], None),
     }
+    tick_base = "import sqlalchemy, aiosqlite, aiosmtplib, jinja2 (tick)"   # the ticks' ratios are to this
+    if args.tick:
+        commands[tick_base] = ([py, "-c", "import sqlalchemy, aiosqlite, aiosmtplib, jinja2"], None)
     dbs = []
     try:
         with tempfile.TemporaryDirectory(prefix="probe-bench-ro-") as tmp:
@@ -116,13 +123,22 @@ def main() -> int:
                     commands[f"probe {' '.join(what)} ({engine})"] = (line, None)
                     if args.before:
                         commands[f"  before: probe {' '.join(what)} ({engine})"] = (line, args.before.resolve())
+                if args.tick:   # the day before the start: nothing is due, no [imap]: nothing to poll
+                    line = [py, "-m", "probe", "tick", str(config), "--now", EMPTY_TICK]
+                    commands[f"probe tick, empty ({engine})"] = (line, None)
+                    if args.before:
+                        commands[f"  before: probe tick, empty ({engine})"] = (line, args.before.resolve())
             print(f"median of {args.rounds} interleaved rounds, load average {os.getloadavg()[0]:.1f} at the "
                   f"start, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC", flush=True)
             results = measure(commands, args.rounds)
             base_wall, base_cpu = results[base_label]
-            print(f"  {'':44s} {'wall':>7s} {'ratio':>6s} {'CPU':>7s} {'ratio':>6s}")
+            print(f"  {'':56s} {'wall':>7s} {'ratio':>6s} {'CPU':>7s} {'ratio':>6s}")
+            tick_wall, tick_cpu = results.get(tick_base, (base_wall, base_cpu))
             for label, (wall, cpu) in results.items():
-                print(f"  {label:44s} {wall:6.2f}s {wall / base_wall:5.2f}× {cpu:6.2f}s {cpu / base_cpu:5.2f}×")
+                if "tick" in label:   # against its own baseline: the send path's libraries
+                    print(f"  {label:56s} {wall:6.2f}s {wall / tick_wall:5.2f}× {cpu:6.2f}s {cpu / tick_cpu:5.2f}×")
+                    continue
+                print(f"  {label:56s} {wall:6.2f}s {wall / base_wall:5.2f}× {cpu:6.2f}s {cpu / base_cpu:5.2f}×")
             print(f"  load average {os.getloadavg()[0]:.1f} at the end")
             if "sqlite" in configs:
                 print("  imports of `probe status` (cumulative s, top-level packages):")
