@@ -376,9 +376,9 @@ class ReportConfig(_Section):
     """[report]: how the research figures are computed (docs/design.md)."""
 
     eligibility: float | None = Field(default=None, ge=0.0, le=1.0)  # AAPOR e; default: proportional
-    within: list[NonEmpty] = Field(default_factory=_no_items)            # extra answered_within times
+    within: list[NonEmpty] = Field(default_factory=_no_items)       # extra answered_within times
     business_hours: str | None = None                                # e.g. "mon-fri 09:00-18:00"
-    holidays: list[date] = Field(default_factory=_no_items)              # skipped by business hours
+    holidays: list[date] = Field(default_factory=_no_items)         # skipped by business hours
 
     @field_validator("within")
     @classmethod
