@@ -16,9 +16,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from probe.core.classify import classify_bytes
 from probe.core.lifecycle import TargetEvent, message_event
-from probe.core.matching import Candidate, match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
 from probe.core.planning import localize
 from probe.store.inbox import (
@@ -45,6 +43,7 @@ if TYPE_CHECKING:
 
     from probe.adapters.imap import ImapMailbox
     from probe.core.answers import AnswerWords
+    from probe.core.matching import Candidate
     from probe.core.message import ParsedMessage
     from probe.service.wiring import Service
 
@@ -198,6 +197,12 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
 
 
 async def _read(service: Service, item: Incoming, words: AnswerWords) -> _Read:
+    # Imported on the first message, not with the module: the classifier's modules and their
+    # regular expressions are most of a tick's start-up, and a pass that sends only, or finds
+    # nothing new in the mailbox, never reads a message.
+    from probe.core.classify import classify_bytes
+    from probe.core.matching import match_candidates
+
     parsed, verdict = classify_bytes(item.raw, words)
     candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
                                   to_addrs=parsed.to_addrs, from_addr=parsed.from_addr, classification=verdict)
@@ -238,8 +243,10 @@ async def ingest_many(service: Service, items: list[Incoming], now: datetime,
     executemany, the effects applied in the items' order. `cursor` (mailbox, UIDVALIDITY, last UID)
     is written in the same transaction: the checkpoint moves only with the chunk it covers."""
     campaign_id = service.require_campaign()
-    words = service.words   # built from the settings at each use: once for the chunk
-    reads = [await _read(service, item, words) for item in items]
+    reads: list[_Read] = []
+    if items:   # a poll that found nothing new still writes its cursor, and needs no answer words
+        words = service.words   # built from the settings at each use: once for the chunk
+        reads = [await _read(service, item, words) for item in items]
     results: list[Ingested | None] = []
     async with service.sessions() as session, session.begin():
         if reads:
