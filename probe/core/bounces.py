@@ -14,11 +14,15 @@ from typing import TypeVar
 from probe.core.message import ParsedMessage
 from probe.core.model import MessageKind
 from probe.core.replyprefix import REPLY_SUBJECT
+from probe.core.rx import alternation
 
 T = TypeVar("T")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+=#&'/!-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 _REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# r"\b([245])\.(\d{1,3})\.(\d{1,3})\b" with its leading \b moved after the first digit: before a
+# digit, \b means "no word character just before", which (?<!\w.) says one character later. Same
+# matches, but starting with a class `re` can scan for instead of trying every position.
+_STATUS = re.compile(r"([245])(?<!\w.)\.(\d{1,3})\.(\d{1,3})\b")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,9 @@ class Verdict:
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc)."""
-    return re.compile("|".join(f"(?:{p.lower()})" for p in patterns))
+    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc),
+    in the trie form of probe.core.rx (the same matches as ``(?:p1)|(?:p2)|…``, found faster)."""
+    return re.compile(alternation([p.lower() for p in patterns]))
 
 
 # Senders that speak for a mail system, not a person.
