@@ -13,7 +13,10 @@ alternative (tests/unit/test_rx.py checks this on every pattern it is used for):
   so regrouping them changes nothing; an alternative that does not start with a literal (``\\b``,
   a class, a group, an anchor, an empty one) keeps its place: literal alternatives are regrouped
   only within the runs between such alternatives;
-- a leading non-capturing group ``(?:a|b)rest`` is expanded to ``arest|brest`` (same order).
+- a leading non-capturing group ``(?:a|b)rest`` is expanded to ``arest|brest`` (same order), and
+  ``\\b(?:a|b)rest`` to ``\\barest|\\bbrest``;
+- a leading ``\\b`` before a word character ``c`` is ``c(?<!\\w.)``: before a word character, a
+  boundary means "no word character just before", which the look-behind says one character later.
 Patterns with capturing groups or back-references are left as they are (joined with ``|``)."""
 
 from __future__ import annotations
@@ -88,31 +91,39 @@ def _group_end(pattern: str, start: int) -> int:
 
 
 def _expand(alternative: str) -> list[str]:
-    """``(?:a|b)rest`` → [``arest``, ``brest``] (recursively); anything else as it is."""
-    if not alternative.startswith("(?:"):
+    """``(?:a|b)rest`` → [``arest``, ``brest``], ``\\b(?:a|b)rest`` → [``\\barest``, ``\\bbrest``]
+    (recursively); anything else as it is."""
+    prefix = "\\b" if alternative.startswith("\\b(?:") else ""
+    if not alternative.startswith(prefix + "(?:"):
         return [alternative]
-    end = _group_end(alternative, 0)
+    end = _group_end(alternative, len(prefix))
     if end < 0 or alternative[end:end + 1] in _QUANTIFIER:
         return [alternative]
     rest = alternative[end:]
     out: list[str] = []
-    for inner in split_top(alternative[3:end - 1]):
-        out.extend(_expand(inner + rest))
+    for inner in split_top(alternative[len(prefix) + 3:end - 1]):
+        out.extend(_expand(prefix + inner + rest))
     return out
 
 
-def _literal_head(alternative: str, ignorecase: bool) -> str:
-    """The first character of `alternative` when it is a literal that no quantifier follows (under
-    IGNORECASE: an ASCII letter or digit, lowercased; no text character matches two of those, while
-    a non-ASCII one may fold onto another, as "ſ" onto "s")."""
-    if not alternative:
-        return ""
-    c = alternative[0]
-    if c in _SPECIAL or alternative[1:2] in _QUANTIFIER:
-        return ""
+def _literal_head(alternative: str, ignorecase: bool) -> tuple[str, str]:
+    """(first character, the rest) when `alternative` starts with a literal that no quantifier
+    follows, or with \\b and a literal word character (then the rest starts with the look-behind
+    that stands for the \\b); ("", alternative) otherwise. Under IGNORECASE only an ASCII letter
+    or digit, lowercased, is a head: no text character matches two of those, while a non-ASCII one
+    may fold onto another, as "ſ" onto "s"."""
+    boundary = alternative.startswith("\\b")
+    at = 2 if boundary else 0
+    c = alternative[at:at + 1]
+    if not c or c in _SPECIAL or alternative[at + 1:at + 2] in _QUANTIFIER:
+        return "", alternative
+    if boundary and not (c.isalnum() or c == "_"):
+        return "", alternative
     if ignorecase:
-        return c.lower() if c.isascii() and c.isalnum() else ""
-    return c
+        if not (c.isascii() and c.isalnum()):
+            return "", alternative
+        c = c.lower()
+    return c, ("(?<!\\w.)" if boundary else "") + alternative[at + 1:]
 
 
 def _trie(alternatives: list[str], ignorecase: bool) -> str:
@@ -126,9 +137,9 @@ def _trie(alternatives: list[str], ignorecase: bool) -> str:
         run.clear()
 
     for alt in alternatives:
-        head = _literal_head(alt, ignorecase)
+        head, rest = _literal_head(alt, ignorecase)
         if head:
-            run.setdefault(head, []).append(alt[1:])
+            run.setdefault(head, []).append(rest)
         else:
             flush()
             pieces.append(alt)

@@ -80,6 +80,7 @@ def test_return_date_patterns_as_their_plain_form() -> None:
     (["ab", r"\bab", "abc", "a?b", "[ab]c", ""], "xab abc bc"),
     (["a(?:b|c)?d", "a(?:b|c)", "ac"], "ad abd ac acd"),
     (["x{2}", "xx?y"], "xxy xy"),
+    ([r"\bab", "ab", r"\b(?:ab|b)c", r"\b5\d", "x5"], "ab xab abc xabc bc xbc 51 x51 5 a5"),
 ])
 def test_small_alternations(patterns: list[str], text: str) -> None:
     _same(re.compile(alternation(patterns)), re.compile("|".join(f"(?:{p})" for p in patterns)), text)
