@@ -61,10 +61,15 @@ TEXT_SCAN = 50_000
 
 
 def own_text(msg: ParsedMessage, limit: int = 3000) -> str:
-    """The start of the body up to the first quote marker, lowercased: what the sender wrote, roughly."""
-    head = msg.text_lc[:limit]
-    m = _QUOTE_MARK.search(head)
-    return head[: m.start()] if m else head
+    """The start of the body up to the first quote marker, lowercased: what the sender wrote, roughly.
+    Found once per message and limit (several rules ask; ParsedMessage.memo)."""
+    key = f"own_text:{limit}"
+    known = msg.memo.get(key)
+    if known is None:
+        head = msg.text_lc[:limit]
+        m = _QUOTE_MARK.search(head)
+        known = msg.memo[key] = head[: m.start()] if m else head
+    return known  # type: ignore[return-value]
 
 
 def _verdict(kind: MessageKind, reason: str) -> Verdict:

@@ -160,13 +160,18 @@ MAX_NEW_TEXT = 20_000
 
 def storable(text: str, limit: int) -> str:
     """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates, bounded."""
-    return text[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = text[:limit]
+    if text.isascii() and "\x00" not in text:
+        return text  # what the round trip below gives back for ASCII without NUL (isascii is O(1))
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the message in its canonical form (CRLF line ends, as on the wire), so the copy
     read over IMAP and the same message exported to an mbox or a .eml file are recognised as one."""
-    return hashlib.sha256(re.sub(rb"\r?\n", b"\r\n", raw)).hexdigest()
+    if raw.count(b"\n") != raw.count(b"\r\n"):  # a bare LF somewhere (each CRLF holds one LF)
+        raw = re.sub(rb"\r?\n", b"\r\n", raw)
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _return_datetime(service: Service, verdict: Classification) -> datetime | None:
