@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from replies import reply  # noqa: E402
 from send import summarize_profile, write_campaign  # noqa: E402
 
 from tests.fixtures.dovecot import DovecotServer, DovecotUser, dovecot_available  # noqa: E402
@@ -48,23 +49,6 @@ PASSWORD_ENV = "PROBE_BENCH_IMAP_PASSWORD"
 # The baselines fetch in UID ranges of probe's own batch size (ImapMailbox.batch_size): one
 # `UID FETCH 1:*` of 10,000 bodies overflows aioimaplib's recursive response parser.
 BATCH = 25
-
-
-def reply(i: int, email: str, token: str) -> bytes:
-    to = f"redaction+{token}@en-contact.example.com"
-    head = (f"From: Directeur {i} <{email}>\r\nTo: {to}\r\nDate: Mon, 28 Sep 2015 11:{i % 60:02d}:00 +0200\r\n"
-            f"Message-ID: <reply{i}.{uuid.uuid4().hex[:8]}@societe.example.com>\r\n")
-    if i % 10 == 9:
-        return (head + "Subject: Absence du bureau\r\nAuto-Submitted: auto-replied\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-                "Je suis absent jusqu'au 12 octobre, je lirai votre message à mon retour.\r\n").encode()
-    answer = ("Oui", "Non merci.", "OUI, je suis abonné.", "non")[i % 4]
-    body = f"{answer}\r\n"
-    if i % 10 >= 7:
-        body += ("\r\nLe 28/09/2015 09:00, Rédaction a écrit :\r\n> Madame, Monsieur,\r\n"
-                 "> êtes-vous abonné à notre lettre ? Répondez simplement OUI ou NON.\r\n> \r\n> La rédaction\r\n")
-    return (head + "Subject: Re: Abonnement : OUI ou NON ?\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
 
 
 async def aioimaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:

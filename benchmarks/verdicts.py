@@ -100,10 +100,10 @@ def inputs(synthetic_n: int) -> list[tuple[str, bytes]]:
         items.append((str(path.relative_to(corpus)) + "#wrapped", wrap_body(path.read_bytes(), n)))
     import re
 
-    import ingest
+    import replies
 
     for i in range(40):  # its Message-IDs carry a random part: made fixed here
-        raw = ingest.reply(i, f"d{i}@societe.example.com", f"tok{i:05d}")
+        raw = replies.reply(i, f"d{i}@societe.example.com", f"tok{i:05d}")
         items.append((f"ingest#{i}", re.sub(rb"<reply\d+\.\w+@", b"<reply%d@" % i, raw)))
     from probe.core import answer_words
 
