@@ -3,6 +3,7 @@ changed none of them: dump the tree before the change and the tree after, then c
 
     .venv/bin/python benchmarks/verdicts.py --tree /tmp/before --out /tmp/before.jsonl
     .venv/bin/python benchmarks/verdicts.py --out /tmp/after.jsonl --against /tmp/before.jsonl
+    .venv/bin/python benchmarks/verdicts.py --digest   (what tests/unit/test_verdicts.py pins)
 
 The inputs: every `.eml` under tests/corpus, as it is and with its addresses and Message-IDs
 rewritten (tests/unit/test_corpus.py's `rewrite`); every body-only fixture wrapped as a threaded
@@ -114,10 +115,19 @@ def inputs(synthetic_n: int) -> list[tuple[str, bytes]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", type=Path, help="the source tree whose probe to run (default: this one)")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--digest", action="store_true", help="print the corpus digest and stop")
     parser.add_argument("--against", type=Path, help="a dump to compare with; exit 1 on any difference")
     parser.add_argument("--synthetic", type=int, default=20_000)
     args = parser.parse_args()
+    if args.digest:
+        sys.path.insert(0, str(ROOT))
+        from tests.unit.test_verdicts import corpus_digest
+
+        print(corpus_digest())
+        return 0
+    if args.out is None:
+        parser.error("--out is required")
     items = inputs(args.synthetic)  # from this tree's tests (rewrite, wrap_body) and vocabulary
     if args.tree:
         for name in [m for m in sys.modules if m == "probe" or m.startswith("probe.")]:
