@@ -86,7 +86,7 @@ def tick(config: Path, password: str, prefix: list[str] | None = None,
     before = os.times()
     started = time.perf_counter()
     done = subprocess.run([*(prefix or []), sys.executable, "-m", "probe", "tick", str(config), "--now", BEFORE_START],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+                          capture_output=True, text=True, env=env, cwd=src or ROOT)  # -m reads the cwd first
     wall = time.perf_counter() - started
     after = os.times()
     if done.returncode not in (0, 1):
