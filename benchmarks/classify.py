@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no messages under {args.corpus / 'messages'}: pass --corpus DIR", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(measure(args.corpus, args.rounds)))
+        import probe
+
+        print(json.dumps({"tree": str(Path(probe.__file__).parents[1]), **measure(args.corpus, args.rounds)}))
         return 0
     print(f"{len(paths)} messages, {sum(p.stat().st_size for p in paths) / 1e6:.1f} MB, best of {args.rounds} "
           f"rounds, one core, load average {os.getloadavg()[0]:.1f}")
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:46} {value:8.0f} msg/s")
         return 0
     best: dict[str, dict[str, float]] = {"this tree": {}, "--before": {}}
+    trees: dict[str, str] = {}
     for _ in range(args.pairs):
         for label, src in (("--before", args.before.resolve()), ("this tree", None)):
             env = dict(os.environ)
@@ -88,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
                 env["PYTHONPATH"] = str(src)
             out = subprocess.run([sys.executable, __file__, "--json", "--rounds", str(args.rounds),
                                   "--corpus", str(args.corpus)], env=env, check=True, capture_output=True, text=True)
-            for name, value in json.loads(out.stdout).items():
+            figures = json.loads(out.stdout)
+            trees[label] = figures.pop("tree")
+            for name, value in figures.items():
                 best[label][name] = max(best[label].get(name, 0.0), value)
     print(f"  {'':46} {'this tree':>10} {'--before':>10}   (best of {args.pairs} alternations)")
     for name in best["this tree"]:
         after, before = best["this tree"][name], best["--before"][name]
         print(f"  {name:46} {after:8.0f}/s {before:8.0f}/s  {after / before - 1:+6.1%}")
-    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}; probe read from {trees['this tree']} and "
+          f"{trees['--before']}")
     return 0
 
 
