@@ -272,7 +272,10 @@ class _Context:  # built once per text read, never changed
         return c_lo, c_hi
 
 
-_STRETCHED = re.compile(r"\w*(\w)\1\w*")
+# A word holding a doubled letter. Only from a word's start (?<!\w): a match always starts there (from
+# inside a word without a double nothing matches), so the same matches, without trying the rest of
+# every word's positions again.
+_STRETCHED = re.compile(r"(?<!\w)\w*(\w)\1\w*")
 _TRIPLED = re.compile(r"(\w)\1{2,}")
 
 

@@ -100,3 +100,15 @@ def test_capturing_groups_are_left_as_written() -> None:
 
 def test_split_top_ignores_bars_in_groups_and_classes() -> None:
     assert split_top(r"a(?:b|c)|[|]|\||d") == ["a(?:b|c)", "[|]", r"\|", "d"]
+
+
+def test_stretched_words_are_found_as_without_the_word_start_guard() -> None:
+    """answers._STRETCHED starts only at a word's start: the same matches as the unguarded pattern."""
+    from probe.core.answers import _STRETCHED
+
+    plain = re.compile(r"\w*(\w)\1\w*")
+    rnd = random.Random(7)
+    texts = _texts()[:300] + ["".join(rnd.choice("ao nn-éé_11\n") for _ in range(rnd.randint(0, 15)))
+                              for _ in range(20_000)]
+    for text in texts:
+        assert [m.span() for m in _STRETCHED.finditer(text)] == [m.span() for m in plain.finditer(text)]
