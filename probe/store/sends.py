@@ -359,6 +359,10 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
     one fsync). Each is applied as record_outcome would; False for a send whose lease is no longer
     ours (for a mark: do not send it)."""
     async with transaction(db) as s:
+        # A send's mark and its outcome may be in the same group (dispatch hands the mark over before
+        # MAIL FROM and waits for it only before DATA: a refusal at RCPT comes back sooner): the
+        # marks are applied first, in their order, and their results kept apart from the outcomes'.
+        wired: dict[int, bool] = {}
         done: dict[int, bool] = {}
         marks = [o for o in outcomes if isinstance(o, OnTheWire)]
         for owner in {m.owner for m in marks}:
@@ -376,7 +380,7 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
                     .values(state=SEND_TABLE[SendState.CLAIMED, SendEvent.TARGET_STOPPED].new_state,
                             last_error="target stopped waiting before the send", lease_expires_at=None)
                     .execution_options(synchronize_session=False))
-            done.update({i: i in marked for i in ids})
+            wired.update({i: i in marked for i in ids})
         # Accepted sends (nearly every outcome of a pass) in a few set-based statements; the rest one
         # by one. They are distinct sends of distinct targets (a target's waves are never in flight
         # together: a claimed send blocks its later waves), so their order does not matter.
@@ -385,8 +389,10 @@ async def record_outcomes(db: Db, outcomes: Sequence[Outcome | OnTheWire]) -> li
             done.update(await _record_accepted(s, accepted))
         results = []
         for o in outcomes:
+            if isinstance(o, OnTheWire):
+                results.append(wired[o.send_id])
+                continue
             if o.send_id not in done:
-                assert isinstance(o, Outcome)
                 done[o.send_id] = await _record(s, o)
             results.append(done[o.send_id])
         return results
