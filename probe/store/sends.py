@@ -110,7 +110,11 @@ def _pick(state: SendState) -> Any:
                    # Waves follow the target: a reminder waits until every earlier wave is settled.
                    ~exists().where(earlier.target_id == due.target_id, earlier.wave < due.wave,
                                    earlier.state.in_(BLOCKING)))
-            .order_by(due.due_at, due.id)
+            # Soonest due first; ties in the index's order (SQLite: id; PostgreSQL: where the rows
+            # lie). Not `due_at, id`: PostgreSQL's index has no id to break ties with, so with a
+            # wave's sends all due at one time it joined and sorted every due send for each claim
+            # (37 ms a claim at 10,000 due, against 0.9 ms reading the index in order to the LIMIT).
+            .order_by(due.due_at)
             .limit(bindparam("lim"))
             .with_for_update(skip_locked=True, of=due))
 
@@ -162,7 +166,7 @@ async def claim_batch(db: Db, *, campaign_id: int, now: datetime, owner: str, le
     want = max(limit * CANDIDATES_PER_SEND, MIN_CANDIDATES) if limit > 1 or skip else limit
     async with transaction(db) as s:
         skipped = 0
-        # One state at a time, ordered by (due_at, id): the index (campaign_id, state, due_at) then
+        # One state at a time, ordered by due_at: the index (campaign_id, state, due_at) then
         # yields the rows in order and the LIMIT stops the scan, instead of sorting every due row
         # (0.2 s a claim with 100,000 sends due, measured).
         # Select (rows locked, SKIP LOCKED on PostgreSQL), then update by id: inside one UPDATE … IN
