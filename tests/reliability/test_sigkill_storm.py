@@ -88,14 +88,19 @@ def storm(campaign_factory, sqlite_url: str, tmp_path: Path, *, count: int, kill
         log_path = tmp_path / "daemons.log"
         log = log_path.open("ab")
         in_doubt: list[int] = []
+        # Each run is killed after a random number of accepted emails, at most a share of the
+        # campaign that leaves every later kill something to interrupt (a fast pass killed after a
+        # random *time* could finish the campaign before the last kills, leaving runs with nothing
+        # to send but the waves held back behind uncertain ones).
+        most = max(1, count * WAVES // (kills + 2))
         for _ in range(kills):
             before = len(server.accepted())
+            at = before + rng.randint(1, most)   # the random moment of the kill
             run = subprocess.Popen([*PROBE, "run", str(camp.config), "--now", sim.isoformat(), "--speed", str(speed)],
                                    stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
             try:
-                wait_for(lambda b=before, r=run: len(server.accepted()) > b or r.poll() is not None, 60,
-                           "a first send")
-                time.sleep(rng.uniform(0.0, 0.5))   # the random moment of the kill
+                wait_for(lambda a=at, r=run: len(server.accepted()) >= a or r.poll() is not None, 60,
+                           f"{at - before} sends")
                 os.kill(run.pid, signal.SIGKILL)
                 run.wait(10)
             finally:
