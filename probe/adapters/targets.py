@@ -40,7 +40,9 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß"
                             "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes a row once made: a frozen dataclass's __init__ costs twice as
+# many instructions, and a big file makes 100,000 rows (its `fields` dict made it unhashable anyway).
+@dataclass(slots=True)
 class TargetRow:
     line: int                 # line number in the file (the header is line 1)
     address: str              # as written, trimmed: what we send to
