@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json import encoder as json_encoder
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, exists, func, insert, literal, select, text, update
@@ -69,6 +70,22 @@ class LaunchResult:
     sends_planned: int        # sends newly scheduled (new targets, added waves, targets back in the file)
     sends_rescheduled: int    # scheduled sends whose planned time changed
     suppressed: int           # targets of the file whose address is suppressed: opted_out, nothing sent
+
+
+# The targets' `fields` as the JSON column stores them (json.dumps, what SQLAlchemy's JSON type
+# calls), from one C encoder made once: json.dumps makes a new encoder for every call, and with the
+# type's wrapper that was three times the encoding itself (100,000 dicts a launch).
+_ENCODER = getattr(json_encoder, "c_make_encoder", None)
+_FIELDS_ENCODER = (None if _ENCODER is None else
+                   _ENCODER(None, json.JSONEncoder().default, json_encoder.encode_basestring_ascii, None,
+                            ": ", ", ", False, False, True))
+
+
+def fields_json(fields: dict[str, str]) -> str:
+    """json.dumps(fields), faster (no cycle check: a targets file's fields are flat strings)."""
+    if _FIELDS_ENCODER is None:   # pragma: no cover - CPython always has the C encoder
+        return json.dumps(fields)
+    return "".join(_FIELDS_ENCODER(fields, 0))
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -206,15 +223,14 @@ async def _add_targets(s: Any, campaign_id: int, new: list[PlannedTarget], suppr
     if not new:
         return
     conn = await s.connection()
-    # The rows are made in the driver's values directly (the target's state as stored, the fields
-    # serialised by the JSON type's own converter, `now` converted once), not through _Binder.rows.
-    binder = _Binder(_TARGETS, ("fields", "state_changed_at"), conn.dialect)
-    blocked_at = binder.value(1, now)
+    # The rows are made in the driver's values directly (the target's state as stored, the fields as
+    # the JSON type writes them, `now` converted once), not through _Binder.rows.
+    blocked_at = _Binder(_TARGETS, ("state_changed_at",), conn.dialect).value(0, now)
     pending, opted_out = TargetState.PENDING.value, TargetState.OPTED_OUT.value
     rows = []
     for t, token in zip(new, tokens.new_tokens(len(new)), strict=True):
         blocked = t.email in suppressed_emails
-        rows.append((campaign_id, t.email, t.address, t.line, binder.value(0, t.fields), token,
+        rows.append((campaign_id, t.email, t.address, t.line, fields_json(t.fields), token,
                      opted_out if blocked else pending, blocked_at if blocked else None, t.variant, t.stratum))
         counts.suppressed += blocked
         counts.planned += 0 if blocked else len(t.due_times)
