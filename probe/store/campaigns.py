@@ -33,8 +33,8 @@ REMOVED_FROM_FILE = "target removed from the targets file"
 SUPPRESSED = "address suppressed (opted out)"
 WAVE_DROPPED = "wave removed from the plan"
 
-#: Targets written per transaction by a big launch: SQLite's write lock is held about a third of a
-#: second for each (0.35 s with the machine loaded 3 deep; issue 12: never seconds).
+#: Targets written per transaction by a big launch: SQLite's write lock is held 0.4–0.7 s for each
+#: (measured with 2 cores loaded 3–4 deep; issue 12: never seconds).
 LAUNCH_CHUNK = 10000
 #: The plan hash a campaign carries while a chunked launch is being written: matches no config.
 LAUNCH_IN_PROGRESS = "launch-in-progress"
