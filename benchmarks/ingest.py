@@ -4,6 +4,7 @@ probe's batches of 25) and the stdlib imaplib doing the same, in the same run (t
 aioimaplib).
 
     .venv/bin/python benchmarks/ingest.py [--replies 10000] [--engines sqlite,postgresql] [--profile DIR]
+                                          [--before SRC]
 
 A campaign of N targets is launched (not timed); each target's reply (to its Reply-To token
 address: 70 % a short yes/no, 20 % with the quoted original, 10 % out-of-office auto-replies) is
@@ -11,7 +12,10 @@ written into the maildir, so every message matches. The tick runs with --now bef
 wave is due, so it sends nothing. Dovecot runs from tests/fixtures/dovecot.py on a loopback port.
 Classification alone over the corpus: benchmarks/classify.py. --profile DIR runs each tick under
 py-spy (all threads, 250 Hz; its figures are then the profiled ones) and writes DIR/ingest-ENGINE.txt
-(raw stacks) and a summary by module and probe function.
+(raw stacks) and a summary by module and probe function. --before SRC also runs the tick of another
+source tree (e.g. `git archive` of the commit before a change, unpacked) on a copy of the same
+launched campaign (its database as launch left it: same targets and tokens), reading the same
+messages, right after this tree's.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from replies import reply  # noqa: E402
 from send import summarize_profile, write_campaign  # noqa: E402
 
 from tests.fixtures.dovecot import DovecotServer, DovecotUser, dovecot_available  # noqa: E402
@@ -44,23 +49,6 @@ PASSWORD_ENV = "PROBE_BENCH_IMAP_PASSWORD"
 # The baselines fetch in UID ranges of probe's own batch size (ImapMailbox.batch_size): one
 # `UID FETCH 1:*` of 10,000 bodies overflows aioimaplib's recursive response parser.
 BATCH = 25
-
-
-def reply(i: int, email: str, token: str) -> bytes:
-    to = f"redaction+{token}@en-contact.example.com"
-    head = (f"From: Directeur {i} <{email}>\r\nTo: {to}\r\nDate: Mon, 28 Sep 2015 11:{i % 60:02d}:00 +0200\r\n"
-            f"Message-ID: <reply{i}.{uuid.uuid4().hex[:8]}@societe.example.com>\r\n")
-    if i % 10 == 9:
-        return (head + "Subject: Absence du bureau\r\nAuto-Submitted: auto-replied\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-                "Je suis absent jusqu'au 12 octobre, je lirai votre message à mon retour.\r\n").encode()
-    answer = ("Oui", "Non merci.", "OUI, je suis abonné.", "non")[i % 4]
-    body = f"{answer}\r\n"
-    if i % 10 >= 7:
-        body += ("\r\nLe 28/09/2015 09:00, Rédaction a écrit :\r\n> Madame, Monsieur,\r\n"
-                 "> êtes-vous abonné à notre lettre ? Répondez simplement OUI ou NON.\r\n> \r\n> La rédaction\r\n")
-    return (head + "Subject: Re: Abonnement : OUI ou NON ?\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
 
 
 async def aioimaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:
@@ -90,12 +78,15 @@ def imaplib_fetch(user: DovecotUser, n: int) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def tick(config: Path, password: str, prefix: list[str] | None = None) -> tuple[float, float, str]:
+def tick(config: Path, password: str, prefix: list[str] | None = None,
+         src: Path | None = None) -> tuple[float, float, str]:
     env = {**os.environ, PASSWORD_ENV: password}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     before = os.times()
     started = time.perf_counter()
     done = subprocess.run([*(prefix or []), sys.executable, "-m", "probe", "tick", str(config), "--now", BEFORE_START],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+                          capture_output=True, text=True, env=env, cwd=src or ROOT)  # -m reads the cwd first
     wall = time.perf_counter() - started
     after = os.times()
     if done.returncode not in (0, 1):
@@ -109,6 +100,7 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=10_000)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--profile", type=Path, help="run each tick under py-spy, stacks into this folder")
+    parser.add_argument("--before", type=Path, help="another probe source tree whose tick to time too")
     args = parser.parse_args()
     if not dovecot_available():
         print("dovecot is not installed: apt-get install -y dovecot-imapd", file=sys.stderr)
@@ -140,6 +132,8 @@ def main() -> int:
                         f'username = "{user.user}"\npassword_env = "{PASSWORD_ENV}"\n')
             subprocess.run([sys.executable, "-m", "probe", "launch", str(config), "--now", BEFORE_START],
                            check=True, capture_output=True, cwd=ROOT)
+            if args.before:
+                snapshot(engine, folder, url, dbs)
             tokens = targets_and_tokens(engine, folder, url)
             user.write_maildir([reply(i, email, token) for i, (email, token) in enumerate(tokens)])
             with server.client(user.mail_user) as imap:   # let Dovecot index them once, untimed
@@ -162,6 +156,13 @@ def main() -> int:
             print(f"  {'probe tick (' + engine + '), whole process':44s} {n / wall:7.0f} msg/s  {wall:6.1f} s  "
                   f"{n / wall / base:4.2f}× aioimaplib, CPU {cpu / n * 1000:.2f} ms/msg", flush=True)
             print(f"    {summary.split('pass at', 1)[-1].strip()}", flush=True)
+            if args.before:
+                restore(engine, folder, url)
+                wall, cpu, log = tick(config, user.password, src=args.before.resolve())
+                summary = next((x for x in reversed(log.splitlines()) if "pass at" in x), "(no pass summary)")
+                print(f"  {'probe tick (' + engine + '), --before tree':44s} {n / wall:7.0f} msg/s  {wall:6.1f} s  "
+                      f"{n / wall / base:4.2f}× aioimaplib, CPU {cpu / n * 1000:.2f} ms/msg", flush=True)
+                print(f"    {summary.split('pass at', 1)[-1].strip()}", flush=True)
             if args.profile:
                 text = summarize_profile(args.profile / f"ingest-{engine}.txt", top=25)
                 (args.profile / f"summary-{engine}.txt").write_text(text + "\n")
@@ -173,6 +174,29 @@ def main() -> int:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
                             f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
     return 0
+
+
+def snapshot(engine: str, folder: Path, url: str, dbs: list[str]) -> None:
+    """Keep a copy of the launched campaign's database, for the --before tree's tick."""
+    if engine == "sqlite":
+        shutil.copyfile(folder / "probe.db", folder / "probe.db.launched")
+        return
+    name = url.rsplit("/", 1)[1]
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
+                    f'CREATE DATABASE "{name}_launched" TEMPLATE "{name}"'], check=True)
+    dbs.append(f"{name}_launched")
+
+
+def restore(engine: str, folder: Path, url: str) -> None:
+    """Put the launched campaign back (same config, same URL: the plan's hash is unchanged)."""
+    if engine == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            (folder / f"probe.db{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(folder / "probe.db.launched", folder / "probe.db")
+        return
+    name = url.rsplit("/", 1)[1]
+    for sql in (f'DROP DATABASE "{name}" WITH (FORCE)', f'ALTER DATABASE "{name}_launched" RENAME TO "{name}"'):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
 
 
 def targets_and_tokens(engine: str, folder: Path, url: str) -> list[tuple[str, str]]:

@@ -17,6 +17,11 @@ the same run:
 The timings run in a child process, whose peak memory is printed too: it must stay far below the
 size of the data. Then the index the report would like, send(campaign_id, wave, state), is created
 and the timings are taken again ("with_index"), to show what it buys.
+
+Building the databases takes minutes: `--reuse DIR` keeps them (DIR/bench.db, and the PostgreSQL
+database named in DIR/postgresql) and measures the existing ones on the next run. `--before SRC`
+also times another source tree (`git archive main | tar -x -C SRC`) on the same databases,
+interleaved with this one `--rounds` times, so both are measured in the same period.
 """
 
 from __future__ import annotations
@@ -186,11 +191,19 @@ def peak_rss_mb() -> float:
 SUGGESTED_INDEX = "CREATE INDEX IF NOT EXISTS ix_send_campaign_wave_state ON send (campaign_id, wave, state)"
 
 
-def measure_in_child(url: str, by: str | None) -> dict[str, float]:
-    """Time the report in a fresh process: its peak RSS is the report's, not the seeding's."""
-    done = subprocess.run([sys.executable, __file__, "--measure", url, "--by", by or ""],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+def measure_in_child(url: str, by: str | None, tree: Path | None = None) -> dict[str, float]:
+    """Time the report in a fresh process: its peak RSS is the report's, not the seeding's. `tree`:
+    another source tree's benchmarks/report.py (and so its probe package) instead of this one."""
+    script = tree / "benchmarks" / "report.py" if tree else Path(__file__)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, str(script), "--measure", url, "--by", by or ""],
+                          capture_output=True, text=True, check=True, cwd=script.parent.parent)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = json.loads(done.stdout)
+    # The whole child's CPU (start-up and baselines included): on a loaded machine, with SQLite
+    # (in-process), a steadier comparison of two trees than the wall time.
+    out["child_cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return out
 
 
 async def add_postgres_index(url: str) -> None:
@@ -202,6 +215,44 @@ async def add_postgres_index(url: str) -> None:
         await conn.execute("VACUUM ANALYZE send")   # visibility map: index-only scans
     finally:
         await conn.close()
+
+
+def reuse_engine(engine: str, n: int, by: str | None, workdir: Path, before: Path | None,
+                 rounds: int) -> dict[str, object]:
+    """Build the database once into `workdir` (kept), then time this tree and `before` in turns."""
+    seed_s = facts_s = 0.0
+    if engine == "sqlite":
+        path = workdir / "bench.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        if not path.exists():
+            building = workdir / "bench.db.building"
+            building.unlink(missing_ok=True)
+            tmp_url = f"sqlite+aiosqlite:///{building}"
+            upgrade(tmp_url)
+            seed_s = seed_sqlite(building, n)
+            facts_s = asyncio.run(fill_facts(tmp_url))
+            building.rename(path)
+    else:
+        marker = workdir / "postgresql"
+        if marker.exists():
+            url = marker.read_text().strip()
+        else:
+            url = asyncio.run(create_postgres_database(f"probe_bench_{uuid.uuid4().hex[:8]}"))
+            upgrade(url)
+            seed_s = asyncio.run(seed_postgresql(url, n))
+            facts_s = asyncio.run(fill_facts(url))
+            marker.write_text(url)
+    result: dict[str, object] = {"seed_s": round(seed_s, 1), "facts_s": round(facts_s, 1), "rounds": []}
+    for _ in range(rounds):
+        one: dict[str, object] = {}
+        for label, tree in ([("before", before)] if before else []) + [("after", None)]:
+            r = measure_in_child(url, by, tree)
+            r["load_average"] = os.getloadavg()[0]
+            print(_line(f"{engine} {label}" if before else engine, r, by) + f" load={r['load_average']:.1f}",
+                  flush=True)
+            one[label] = r
+        result["rounds"].append(one)  # type: ignore[attr-defined]
+    return result
 
 
 def run_engine(engine: str, n: int, by: str | None, workdir: Path, keep: bool) -> dict[str, object]:
@@ -244,7 +295,8 @@ def _line(engine: str, r: dict, by: str | None) -> str:
             f"{r['report_json_s'] / r['baseline_count_s']:.0f}× COUNT(*))")
     if by:
         line += f" report --by {by}={r[f'report_by_{by}_s']:.2f}s ({int(r['segments'])} segments)"
-    return line + f" peak RSS={r['peak_rss_mb']:.0f}MB"
+    line += f" peak RSS={r['peak_rss_mb']:.0f}MB"
+    return line + (f" child CPU={r['child_cpu_s']:.2f}s" if "child_cpu_s" in r else "")
 
 
 def main() -> int:
@@ -253,10 +305,20 @@ def main() -> int:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--by", default="sector", help='segment field to time too ("" to skip)')
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--reuse", metavar="DIR", type=Path,
+                        help="keep the databases in DIR and measure them again on later runs")
+    parser.add_argument("--before", metavar="SRC", type=Path, help="also time this source tree (with --reuse)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved timings per tree (with --reuse)")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.measure, args.by or None))))
+        return 0
+    if args.reuse:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+        out = {engine: reuse_engine(engine, args.targets, args.by or None, args.reuse, args.before, args.rounds)
+               for engine in args.engines.split(",")}
+        print(json.dumps({"targets": args.targets, "load_average": os.getloadavg(), "results": out}, indent=2))
         return 0
     results = {}
     with tempfile.TemporaryDirectory(prefix="probe-bench-") as tmp:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -112,9 +113,12 @@ class SmtpSender:
             raise SmtpError(f"{self.account.describe()}: cannot connect: {exc}", field="smtp.host",
                             hint="check smtp.host, smtp.port and smtp.security") from exc
 
-    async def send(self, message: EmailMessage | bytes, *, sender: str, recipient: str) -> SendOutcome:
+    async def send(self, message: EmailMessage | bytes, *, sender: str, recipient: str,
+                   before_data: Callable[[], Awaitable[None]] | None = None) -> SendOutcome:
         """`message` as an EmailMessage (a ComposedMessage hands over its bytes as they are) or
-        as the CRLF wire bytes already."""
+        as the CRLF wire bytes already. `before_data` is awaited once the recipient is accepted,
+        before DATA: whatever it raises stops the send there (the envelope is reset, nothing was
+        handed over) and is raised again."""
         try:
             client = await self._connected()
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -134,6 +138,15 @@ class SmtpSender:
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._drop()
             return SendOutcome(OutcomeKind.TEMPORARY, f"connection lost before DATA: {exc}")
+        if before_data is not None:
+            try:
+                await before_data()
+            except Exception:
+                await self._reset(client)
+                raise
+            except BaseException:   # cancelled: no reply awaited any more, the connection goes
+                self._drop()
+                raise
         try:
             response = await client.data(raw)
         except aiosmtplib.SMTPResponseException as exc:   # DATA refused (content, policy, size)

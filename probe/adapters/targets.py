@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-
+from probe.core.addresses import plain_address
 from probe.core.gcpause import paused_gc
 from probe.errors import TargetsError
 
@@ -28,13 +27,6 @@ EMAIL_COLUMNS = ("email", "e_mail", "mail", "courriel", "email_address", "adress
 RESERVED = frozenset({"wave", "campaign"})  # template variables probe provides itself
 MAX_LISTED = 50
 
-# Plain ASCII addresses are checked by this conservative pattern (email-validator costs ~100 µs an
-# address, 10 s for 100,000); anything it does not accept goes to email-validator for the verdict.
-# The local part and the domain are matched apart so that a file's many addresses at one domain
-# check the domain once (`domains`, a cache the caller keeps for one file).
-_FAST_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_FAST_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})")
-_SPECIAL_TLDS = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 # Letters NFKD does not split into ASCII + accent.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O",
                             "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"})
@@ -118,22 +110,14 @@ def sniff_delimiter(path: Path) -> str:
     return detect_delimiter(text.lstrip("\r\n").split("\n", 1)[0])
 
 
-def address_problem(value: str, domains: dict[str, bool] | None = None) -> str | None:
+def address_problem(value: str) -> str | None:
     """None if a target's address is valid (no DNS lookup), else the reason: a fast pattern for the
     common address, email-validator for the rest (config.values.check_address normalises a config's
-    own addresses and raises instead). `domains`: the fast verdict on each domain seen, kept by the
-    caller across one file's addresses (a verdict depends on the domain alone)."""
-    local, at, domain = value.rpartition("@")
-    if at and len(value) <= 254 and len(local) <= 64 and _FAST_LOCAL.fullmatch(local):
-        plain = domains.get(domain) if domains is not None else None
-        if plain is None:
-            m = _FAST_DOMAIN.fullmatch(domain)
-            # "xn--" and "ab--" labels: let the library judge.
-            plain = m is not None and m.group(1).lower() not in _SPECIAL_TLDS and "--" not in domain
-            if domains is not None:
-                domains[domain] = plain
-        if plain:
-            return None
+    own addresses and raises instead)."""
+    if plain_address(value) is not None:   # plain ASCII addresses: a conservative pattern (core/addresses.py)
+        return None
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -201,7 +185,6 @@ def _parse(path: Path, reader: Any, encoding: str, delimiter: str, strict: bool,
     problems: list[TargetProblem] = []
     injections: list[TargetProblem] = []
     seen: dict[str, int] = {}
-    domains: dict[str, bool] = {}
     email_header = header[email_idx].strip()
     start = header_line
     for cells in reader:
@@ -227,7 +210,7 @@ def _parse(path: Path, reader: Any, encoding: str, delimiter: str, strict: bool,
         if not address:
             problems.append(TargetProblem(line, email_header, "no address"))
             continue
-        reason = address_problem(address, domains)
+        reason = address_problem(address)
         if reason is not None:
             problems.append(TargetProblem(line, email_header, f"invalid address {address!r}: {reason}"))
             continue

@@ -89,6 +89,9 @@ PRIVATE_UMASK = 0o077
 #: `main`). Their work is a fixed number of queries, so the cycles they leave behind are a few per
 #: query; the row streams (`report --format csv`, `replies`) free their rows by reference counting.
 READ_COMMANDS = frozenset({"status", "report", "replies"})
+#: Passes: their handlers open the campaign (common.with_campaign) before any work, so the collector
+#: turns on there, after the imports and the opening.
+PASS_COMMANDS = frozenset({"tick", "run", "launch", "import"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,10 +120,16 @@ def _main(argv: Sequence[str], *, owns_process: bool = False) -> int:
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     if owns_process and args.command not in READ_COMMANDS:
-        # Passes, launches and the daemon collect as usual; what start-up built is set aside (frozen),
-        # so their collections never walk it again.
-        gc.freeze()
-        gc.enable()
+        # The other commands collect as usual once started; what start-up built is set aside
+        # (frozen), so their collections never walk it again. The passes start once their campaign
+        # is open (their imports, the config and the engine are start-up too): common.with_campaign.
+        if args.command in PASS_COMMANDS:
+            from probe.cli import common
+
+            common.gc_waits_for_open = True
+        else:
+            gc.freeze()
+            gc.enable()
     debug = getattr(args, "debug", False)
     setup_logging(verbose=getattr(args, "verbose", False), debug=debug)
     try:

@@ -194,6 +194,8 @@ def run_launch(args: argparse.Namespace) -> int:
 
 
 def run_tick(args: argparse.Namespace) -> int:
+    import probe.service.tick  # noqa: F401  (the pass's modules load as start-up: see common.collect_from_now)
+
     settings = load(args.config)
     now = parse_now(args.now, settings)
     result = with_campaign(settings, lambda campaign: campaign.tick(now), read_only=False, check_plan=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,22 @@ if TYPE_CHECKING:  # heavy imports wait until a command needs them: `probe --hel
     from probe.config import Settings
 
 T = TypeVar("T")
+
+#: Set by probe.cli.main for a pass run as its own process (tick, run, launch, import): the cyclic
+#: garbage collector stays off until the campaign is open (`collect_from_now`).
+gc_waits_for_open = False
+
+
+def collect_from_now() -> None:
+    """Start-up is over (imports, config, engine, schema check): set aside what it built
+    (gc.freeze: no collection walks it again) and turn the collector on for the pass. With the
+    collector on from the start, the collections during the imports walked some 120,000 long-lived
+    objects for nothing: about 0.1 s of CPU of an empty `probe tick`."""
+    global gc_waits_for_open
+    if gc_waits_for_open:
+        gc_waits_for_open = False
+        gc.freeze()
+        gc.enable()
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +78,7 @@ def with_campaign(settings: Settings, work: Callable[[Campaign], Awaitable[T]], 
         async with Campaign.open(settings, read_only=read_only, migrate=migrate, check_plan=check_plan) as campaign:
             if launched:
                 campaign.service.require_campaign()
+            collect_from_now()
             return await work(campaign)
 
     return asyncio.run(go())

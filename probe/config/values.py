@@ -19,6 +19,7 @@ from pydantic import (
     ValidationInfo,
 )
 
+from probe.core.addresses import plain_address
 from probe.core.dburl import POSTGRES_DRIVER, POSTGRES_SCHEMES, SQLITE_SCHEMES
 from probe.core.durations import DURATION_HELP, parse_duration
 
@@ -64,6 +65,9 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 def check_address(addr: str, field: str) -> str:
     """A bare address as email-validator sees it (no DNS): domain lowercased, local part kept."""
+    plain = plain_address(addr)
+    if plain is not None:   # the common address: no need to import the library (core/addresses.py)
+        return plain
     from email_validator import EmailNotValidError, validate_email
     try:
         return validate_email(addr, check_deliverability=False).normalized

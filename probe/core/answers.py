@@ -32,6 +32,7 @@ from functools import lru_cache
 
 from probe.core import answer_words as vocab
 from probe.core.model import Answer
+from probe.core.rx import alternation
 from probe.errors import ConfigError
 
 MAX_DECISION_CHARS = 6000  # an answer is near the top; a long new text is read only that far
@@ -177,8 +178,10 @@ def _build_matcher(words: AnswerWords) -> _Matcher:
     trie = _Trie()
     for key in kinds:
         trie.add(key.split(" "))
+    # The phrases' trie regrouped by first characters (probe.core.rx: the same matches), so each
+    # position tries a few phrases' first letters instead of every first word in turn.
     regex = re.compile(rf"(?<!\w)(?:(?P<echo>{_ECHO})|(?P<num>{_NUMBER})|(?P<emoji>[{_EMOJI_YES}{_EMOJI_NO}])"
-                       rf"|(?P<phr>{trie.pattern()}))")
+                       rf"|(?P<phr>{alternation([trie.pattern()])}))")
     return _Matcher(regex, kinds)
 
 
@@ -207,7 +210,7 @@ _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|\n")
 _DECISIVE = ("yes", "weak", "no", "opt_out")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Event:
     kind: str
     start: int
@@ -249,8 +252,8 @@ def _only_filler(segment: str, filler: frozenset[str]) -> bool:
     return all(word in filler for word in _TOKEN.findall(segment))
 
 
-@dataclass(frozen=True)
-class _Context:
+@dataclass(slots=True)
+class _Context:  # built once per text read, never changed
     norm: str
     sentence_starts: list[int]
     questions: list[bool]
@@ -269,7 +272,10 @@ class _Context:
         return c_lo, c_hi
 
 
-_STRETCHED = re.compile(r"\w*(\w)\1\w*")
+# A word holding a doubled letter. Only from a word's start (?<!\w): a match always starts there (from
+# inside a word without a double nothing matches), so the same matches, without trying the rest of
+# every word's positions again.
+_STRETCHED = re.compile(r"(?<!\w)\w*(\w)\1\w*")
 _TRIPLED = re.compile(r"(\w)\1{2,}")
 
 
@@ -419,7 +425,8 @@ class _Verdict:
 def _verdict(events: list[_Event]) -> _Verdict:
     kept = [e for e in events if e.kind in _DECISIVE and not e.dropped]
     notes = [e.dropped for e in events if e.dropped]
-    notes += [k for k in ("echo", "hedge", "delegation", "ack") if any(e.kind == k for e in events)]
+    kinds = {e.kind for e in events}
+    notes += [k for k in ("echo", "hedge", "delegation", "ack") if k in kinds]
     notes = list(dict.fromkeys("acknowledgement" if n == "ack" else n for n in notes))
     strong_yes = [e for e in kept if e.kind == "yes"]
     weak_yes = [e for e in kept if e.kind == "weak"]
@@ -446,7 +453,7 @@ def decide_answer(new_text: str, subject_new: str = "", words: AnswerWords | Non
     """Read the answer in ``new_text``; the subject's new part decides only when the text does not."""
     words = words or _DEFAULT_WORDS
     body = _verdict(_read(new_text or "", words))
-    subject = _verdict(_read(subject_new, words)) if subject_new and subject_new.strip() else None
+    subject = _subject_verdict(subject_new, words) if subject_new and subject_new.strip() else None
     if body.answer is Answer.YES and body.evidence is not None and conditional_interest(new_text, body.evidence[1]):
         return AnswerDecision(Answer.UNCLEAR, body.opt_out, ("conditional_interest", *body.reasons),
                               _evidence(new_text, body.evidence))
@@ -464,6 +471,22 @@ def decide_answer(new_text: str, subject_new: str = "", words: AnswerWords | Non
         reasons = ("empty", *(subject.reasons if subject else ()))
     opt_out = body.opt_out or bool(subject and subject.opt_out)
     return AnswerDecision(Answer.UNCLEAR, opt_out, reasons, "")
+
+
+# The subject's new words, by text, with the words they were read with: a campaign's replies carry
+# its few subjects, so each is read once (the verdict is immutable, and shared).
+_subject_verdicts: dict[str, tuple[AnswerWords, _Verdict]] = {}
+
+
+def _subject_verdict(subject_new: str, words: AnswerWords) -> _Verdict:
+    known = _subject_verdicts.get(subject_new)
+    if known is not None and known[0] is words:
+        return known[1]
+    verdict = _verdict(_read(subject_new, words))
+    if len(_subject_verdicts) >= 1024:
+        _subject_verdicts.clear()
+    _subject_verdicts[subject_new] = (words, verdict)
+    return verdict
 
 
 def _evidence(text: str, span: tuple[int, int] | None) -> str:

@@ -9,11 +9,13 @@ from datetime import date
 
 from probe.core.message import ParsedMessage
 from probe.core.replyprefix import REPLY_SUBJECT
+from probe.core.rx import alternation
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc)."""
-    return re.compile("|".join(f"(?:{p.lower()})" for p in patterns))
+    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc),
+    in the trie form of probe.core.rx (the same matches as ``(?:p1)|(?:p2)|…``, found faster)."""
+    return re.compile(alternation([p.lower() for p in patterns]))
 
 
 def header_signal(msg: ParsedMessage) -> str | None:
@@ -244,11 +246,13 @@ _WEEKDAY = (r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|t
             r"friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunes|martes|"
             r"mi[ée]rcoles|jueves|viernes|s[áa]bado|domingo|luned[iì]|marted[iì]|mercoled[iì]|gioved[iì]|"
             r"venerd[iì]|sabato|domenica|mon|tue|wed|thu|fri|sat|sun)\.?,?\s+)?")
-_CUE = (r"(?:de retour|retour(?:nerai)?|rentre(?:rai)?|reviens|revenir|jusqu'?(?:au|à)|jusqu’(?:au|à)|à partir du|"
-        r"dès (?:le|lundi|mardi|mercredi|jeudi|vendredi)?|back|return(?:ing)?|until|till|through|from|"
-        r"bis(?: zum| einschlie[ßs]lich)?|zur[üu]ck|ab(?: dem)?|wieder|hasta(?: el)?|regres[oa]r?é?|vuelta|"
-        r"a partir del|fino al?|rientro|rientrer[òo]|torner[òo]|dal|terug|tot(?: en met)?|vanaf|at[ée]|regresso|"
-        r"a partir de|do|od|wracam|tillbaka|fr[åa]n(?: och med)?|[åa]ter|til og med)")
+_CUE_WORDS = (r"de retour|retour(?:nerai)?|rentre(?:rai)?|reviens|revenir|jusqu'?(?:au|à)|jusqu’(?:au|à)|"
+              r"à partir du|dès (?:le|lundi|mardi|mercredi|jeudi|vendredi)?|back|return(?:ing)?|until|till|through|"
+              r"from|"
+              r"bis(?: zum| einschlie[ßs]lich)?|zur[üu]ck|ab(?: dem)?|wieder|hasta(?: el)?|regres[oa]r?é?|vuelta|"
+              r"a partir del|fino al?|rientro|rientrer[òo]|torner[òo]|dal|terug|tot(?: en met)?|vanaf|at[ée]|regresso|"
+              r"a partir de|do|od|wracam|tillbaka|fr[åa]n(?: och med)?|[åa]ter|til og med")
+_CUE = f"(?:{alternation([_CUE_WORDS], ignorecase=True)})"  # probe.core.rx: the same words, fewer tried
 _DAY_MONTH = re.compile(
     rf"{_CUE}\b[^\n\d]{{0,25}}?{_WEEKDAY}(?:le\s+|the\s+|el\s+|il\s+|den\s+|am\s+)?(\d{{1,2}})(?:er|st|nd|rd|th|\.|º|°)?"
     rf"\s*(?:de\s+|of\s+)?({_MONTH})\.?(?:\s+(?:de\s+)?(\d{{4}}))?", re.IGNORECASE)

@@ -7,18 +7,45 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from probe.core.message import ParsedMessage
 from probe.core.model import MessageKind
 from probe.core.replyprefix import REPLY_SUBJECT
+from probe.core.rx import alternation
 
 T = TypeVar("T")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+=#&'/!-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+=#&'/!-")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+
+
+def addresses_in(text: str) -> Iterator[str]:
+    """What `_ADDRESS.finditer(text)` finds, in order, found from each "@" instead of trying every
+    position (the local part's class covers most of a text, and each try runs up to 64 characters).
+    A match uses the first character after its start that is not of the local part, which must be
+    the "@"; so each "@" gives at most one match: its domain as _ADDRESS reads it, and the local part
+    from the furthest of the run of local characters before it, 64 characters back, and the end of
+    the previous match."""
+    end = 0
+    at = text.find("@")
+    while at >= 0:
+        domain = _DOMAIN.match(text, at + 1)
+        if domain is not None:
+            start = at
+            while start > end and at - start < 64 and text[start - 1] in _LOCAL_CHARS:
+                start -= 1
+            if start < at:
+                yield text[start:domain.end()]
+                end = domain.end()
+        at = text.find("@", max(at + 1, end))
 _REPLY_PREFIX = REPLY_SUBJECT  # probe/core/replyprefix.py
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# r"\b([245])\.(\d{1,3})\.(\d{1,3})\b" with its leading \b moved after the first digit: before a
+# digit, \b means "no word character just before", which (?<!\w.) says one character later. Same
+# matches, but starting with a class `re` can scan for instead of trying every position.
+_STATUS = re.compile(r"([245])(?<!\w.)\.(\d{1,3})\.(\d{1,3})\b")
 
 
 @dataclass(frozen=True)
@@ -32,8 +59,9 @@ class Verdict:
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc)."""
-    return re.compile("|".join(f"(?:{p.lower()})" for p in patterns))
+    """One alternation, matched case-sensitively against lowercased text (see ParsedMessage.text_lc),
+    in the trie form of probe.core.rx (the same matches as ``(?:p1)|(?:p2)|…``, found faster)."""
+    return re.compile(alternation([p.lower() for p in patterns]))
 
 
 # Senders that speak for a mail system, not a person.
@@ -440,8 +468,8 @@ def _prose_recipients(msg: ParsedMessage) -> list[str]:
         return []
     own = {msg.from_addr, *msg.to_addrs}
     out: list[str] = []
-    for m in _ADDRESS.finditer(head):
-        addr = m.group(0).strip(".").lower()
+    for found in addresses_in(head):
+        addr = found.strip(".").lower()
         if addr in own or addr in out or SYSTEM_SENDER.search(addr):
             continue
         out.append(addr)

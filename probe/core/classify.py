@@ -61,10 +61,15 @@ TEXT_SCAN = 50_000
 
 
 def own_text(msg: ParsedMessage, limit: int = 3000) -> str:
-    """The start of the body up to the first quote marker, lowercased: what the sender wrote, roughly."""
-    head = msg.text_lc[:limit]
-    m = _QUOTE_MARK.search(head)
-    return head[: m.start()] if m else head
+    """The start of the body up to the first quote marker, lowercased: what the sender wrote, roughly.
+    Found once per message and limit (several rules ask; ParsedMessage.memo)."""
+    key = f"own_text:{limit}"
+    known = msg.memo.get(key)
+    if known is None:
+        head = msg.text_lc[:limit]
+        m = _QUOTE_MARK.search(head)
+        known = msg.memo[key] = head[: m.start()] if m else head
+    return known  # type: ignore[return-value]
 
 
 def _verdict(kind: MessageKind, reason: str) -> Verdict:
@@ -170,8 +175,9 @@ _UNSUBSCRIBE_FOOTER = re.compile(
 
 def _bulk_signal(msg: ParsedMessage) -> str | None:
     """Why an unthreaded message reads as mass mail, or None."""
+    headers = msg.headers  # names lowercased, as _BULK_HEADERS are
     for name in _BULK_HEADERS:
-        if msg.header(name):
+        if headers.get(name):
             return f"bulk-header:{name}"
     if _BULK_MAILER.search(msg.header("x-mailer").lower()):
         return "bulk-mailer"
@@ -288,12 +294,8 @@ def _classify(msg: ParsedMessage, words: AnswerWords | None) -> Classification:
 
 
 def _human(msg: ParsedMessage, verdict: Verdict, words: AnswerWords | None) -> Classification:
-    try:
-        from probe.core.answers import decide_answer
-        from probe.core.newtext import extract_new_text, subject_new_part
-    except ImportError:  # pragma: no cover — only while newtext/answers are being written
-        return Classification(MessageKind.HUMAN_REPLY, answer=Answer.UNCLEAR, new_text=own_text(msg),
-                              reasons=(*verdict.reasons, "answers-unavailable"))
+    from probe.core.answers import decide_answer  # imported on the first human reply (start-up)
+    from probe.core.newtext import extract_new_text, subject_new_part
     new = extract_new_text(msg.text, msg.html)
     # Our subject, as the quoted header block shows it, tells which subject words are new.
     originals = tuple(m.group(1).strip() for m in _QUOTED_SUBJECT.finditer(msg.text[:50_000]))[:3]

@@ -275,7 +275,7 @@ def _from(value: str) -> tuple[str, str]:
     else:
         m = _ADDR_SPEC.search(value)
         addr = m.group(0) if m else (value if value.lower() in ("mailer-daemon", "postmaster") else "")
-        comment = re.search(r"\(([^()]*)\)", value)
+        comment = _COMMENT.search(value)
         name = comment.group(1).strip() if comment else ""
     name = name.strip().strip('"').strip()
     addr = addr.strip().lower()
@@ -284,6 +284,7 @@ def _from(value: str) -> tuple[str, str]:
     return name, addr
 
 
+_COMMENT = re.compile(r"\(([^()]*)\)")
 _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]{1,200}@[^\s<>,;:\"()\[\]]{1,255}")
 
 

@@ -16,7 +16,6 @@ MAX_PARTS = 200
 MAX_DEPTH = 20
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_NAME_CHARS = re.compile(r"[!-9;-~]+")
 _PARAM_LIKE = re.compile(r"^\s*[\w.*-]{1,60}\s*=")
 _PARAM = re.compile(r';\s*([\w.*-]{1,60})\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
@@ -138,7 +137,8 @@ def parse_headers(head: bytes) -> list[tuple[str, str]]:
                 value.append(line.strip())
             continue
         key, colon, rest = line.partition(":")
-        if colon and key and len(key) <= 100 and _NAME_CHARS.fullmatch(key):
+        # A field name is printable ASCII but space and colon ([!-9;-~]+; the colon cannot occur).
+        if colon and key and len(key) <= 100 and key.isascii() and key.isprintable() and " " not in key:
             if name:
                 out.append((name, " ".join(value).strip()))
             name, value = key.lower(), [rest]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 
 from probe.core.htmltext import html_to_text_parts
@@ -23,6 +24,8 @@ from probe.core.replyprefix import PREFIX as REPLY_PREFIX
 MAX_TEXT_CHARS = 200_000  # the new text sits at the top; a huge body is read only that far
 MAX_LINES = 3_000
 _SPACES = {ord(c): " " for c in "\u00a0\u202f\u2007\u2009\u200a\u3000"}
+# Zero-width characters out and odd spaces made plain, in one translate.
+_INVISIBLE_AND_SPACES = {**{ord(c): None for c in "\u200b\u200c\u200d\u2060\ufeff"}, **_SPACES}
 _QUOTE_NAMES = frozenset({"quote", "attribution", "outlook-header", "forward", "original-message"})
 
 
@@ -368,7 +371,7 @@ def _cut_signature(lines: list[str]) -> tuple[list[str], list[str]]:
         device = _DEVICE_LINE.match(line)
         if device and len(line) < 120:
             rest = device.group("rest")
-            first_clause = re.split(r"[,.;!]", rest, maxsplit=1)[0]
+            first_clause = _CLAUSE_END.split(rest, maxsplit=1)[0]
             if first_clause.strip() == rest.strip() or _DEVICE_WORDS.search(first_clause):
                 return lines[:i], [*removed, "signature"]
         if _DISCLAIMER_HINT.search(line.lower()) and _DISCLAIMER.search(line):
@@ -391,18 +394,22 @@ def _cut_signature(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, removed
 
 
+_CLAUSE_END = re.compile(r"[,.;!]")
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
 def _tidy(lines: list[str]) -> str:
     while lines and _JUNK_LINE.match(lines[-1]):
         lines.pop()
     while lines and not lines[0].strip():
         lines.pop(0)
     text = "\n".join(line.rstrip() for line in lines)
-    return re.sub(r"\n{3,}", "\n\n", text)
+    return _BLANK_RUN.sub("\n\n", text) if "\n\n\n" in text else text
 
 
 def _from_plain(text: str, pre_removed: Sequence[str] = ()) -> NewText:
     text = text[:MAX_TEXT_CHARS].replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", text).translate(_SPACES)
+    text = text.translate(_INVISIBLE_AND_SPACES)
     lines, removed = _strip_quotes(text.split("\n", MAX_LINES)[:MAX_LINES])
     lines, more = _cut_signature(lines)
     removed = [*pre_removed, *removed, *more]
@@ -445,6 +452,11 @@ def _fold(s: str) -> str:
 
 def subject_new_part(subject: str, original_subjects: Sequence[str] = ()) -> str:
     """The words a person added to the subject ("RE: Votre abonnement - OUI" → "OUI")."""
+    return _subject_new_part(subject or "", tuple(original_subjects))
+
+
+@lru_cache(maxsize=1024)  # a campaign's replies mostly carry its few subjects: each is read once
+def _subject_new_part(subject: str, original_subjects: tuple[str, ...]) -> str:
     s = " ".join((subject or "").split())[:2000]
     inner = _INNER_PREFIX.search(s)
     if inner and _LEADING_PREFIXES.sub("", s[:inner.start()]).strip(_EDGE_PUNCT):

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from probe import csvout
 from probe.core.model import TargetState
-from probe.report import svg
-from probe.report.experiment import html_context as experiment_html
 
 if TYPE_CHECKING:
     import jinja2
+
+    from probe.report import svg
 
 CSV_OUTCOME_COLUMNS = ["state", "answer", "automatic_answer", "override", "first_sent_at", "answered_at",
                        "time_to_answer_s", "time_to_answer", "bounced", "auto_replies", "disposition"]
@@ -57,6 +57,10 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 
 
 def wave_name(wave: int | str) -> str:
+    # The charts' module, and the experiment's, load with the HTML page: `replies` and `report
+    # --format json` need neither (they are a read command's start-up).
+    from probe.report import svg
+
     return svg.wave_name(int(wave))
 
 
@@ -300,6 +304,8 @@ def _within_key(key: str, lang: str) -> str:
 
 def _segment(label: str, seg: dict[str, Any]) -> svg.Segment:
     """One bar of the --by chart: a segment's rate and its interval."""
+    from probe.report import svg
+
     low, high = seg["answer_rate_ci95"] or (None, None)
     return svg.Segment(label, seg["answer_rate"], low, high, seg["rankable"], seg["reachable"])
 
@@ -311,7 +317,8 @@ def render_html(report: dict[str, Any], timeline: tuple[list[tuple[float, int]],
     place the reminders on the answer curve); `review` the unclear replies (review.review_rows)."""
     from markupsafe import Markup
 
-    from probe.report import i18n, table
+    from probe.report import i18n, svg, table
+    from probe.report.experiment import html_context as experiment_html
     from probe.report.i18n import label
 
     def t(key: str, **values: object) -> str:

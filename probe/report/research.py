@@ -20,7 +20,7 @@ from probe.core.aapor import DEFINITIONS, Dispositions, outcome_rates
 from probe.core.business_hours import BusinessHours
 from probe.core.durations import parse_duration
 from probe.core.stats import cohen_kappa, newcombe_diff_ci
-from probe.core.survival import KaplanMeier, kaplan_meier
+from probe.core.survival import KaplanMeier, from_times, kaplan_meier
 from probe.store import figures
 from probe.store import research as facts
 
@@ -93,8 +93,7 @@ async def research_figures(session: AsyncSession, campaign_id: int, timezone: st
         for code, n in per_code.items():
             counts[code] += n
     labels = within_labels(options)
-    times = (await figures.event_times(session, campaign_id, now)).get("", [])
-    km = kaplan_meier(times)
+    km = from_times(*await figures.event_columns(session, campaign_id, now))
     out: dict[str, Any] = {
         "dispositions": counts,
         "rates": rates_of(counts, options),

@@ -16,9 +16,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from probe.core.classify import classify_bytes
 from probe.core.lifecycle import TargetEvent, message_event
-from probe.core.matching import Candidate, match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
 from probe.core.planning import localize
 from probe.store.inbox import (
@@ -45,6 +43,7 @@ if TYPE_CHECKING:
 
     from probe.adapters.imap import ImapMailbox
     from probe.core.answers import AnswerWords
+    from probe.core.matching import Candidate
     from probe.core.message import ParsedMessage
     from probe.service.wiring import Service
 
@@ -161,13 +160,18 @@ MAX_NEW_TEXT = 20_000
 
 def storable(text: str, limit: int) -> str:
     """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates, bounded."""
-    return text[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = text[:limit]
+    if text.isascii() and "\x00" not in text:
+        return text  # what the round trip below gives back for ASCII without NUL (isascii is O(1))
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the message in its canonical form (CRLF line ends, as on the wire), so the copy
     read over IMAP and the same message exported to an mbox or a .eml file are recognised as one."""
-    return hashlib.sha256(re.sub(rb"\r?\n", b"\r\n", raw)).hexdigest()
+    if raw.count(b"\n") != raw.count(b"\r\n"):  # a bare LF somewhere (each CRLF holds one LF)
+        raw = re.sub(rb"\r?\n", b"\r\n", raw)
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _return_datetime(service: Service, verdict: Classification) -> datetime | None:
@@ -198,6 +202,12 @@ async def ingest(service: Service, raw: bytes, *, mailbox: str, uidvalidity: int
 
 
 async def _read(service: Service, item: Incoming, words: AnswerWords) -> _Read:
+    # Imported on the first message, not with the module: the classifier's modules and their
+    # regular expressions are most of a tick's start-up, and a pass that sends only, or finds
+    # nothing new in the mailbox, never reads a message.
+    from probe.core.classify import classify_bytes
+    from probe.core.matching import match_candidates
+
     parsed, verdict = classify_bytes(item.raw, words)
     candidates = match_candidates(in_reply_to=parsed.in_reply_to, references=parsed.references,
                                   to_addrs=parsed.to_addrs, from_addr=parsed.from_addr, classification=verdict)
@@ -238,8 +248,10 @@ async def ingest_many(service: Service, items: list[Incoming], now: datetime,
     executemany, the effects applied in the items' order. `cursor` (mailbox, UIDVALIDITY, last UID)
     is written in the same transaction: the checkpoint moves only with the chunk it covers."""
     campaign_id = service.require_campaign()
-    words = service.words   # built from the settings at each use: once for the chunk
-    reads = [await _read(service, item, words) for item in items]
+    reads: list[_Read] = []
+    if items:   # a poll that found nothing new still writes its cursor, and needs no answer words
+        words = service.words   # built from the settings at each use: once for the chunk
+        reads = [await _read(service, item, words) for item in items]
     results: list[Ingested | None] = []
     async with service.sessions() as session, session.begin():
         if reads:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from probe.errors import StoreError
 from probe.service.context import wall_clock
 from probe.store import workers as W
 from probe.store.engine import Db
@@ -33,15 +34,27 @@ log = logging.getLogger("probe.service")
 @dataclass
 class Presence:
     db: Db
-    worker_id: int
+    #: None while the process could not enrol (the database was away when it started): the
+    #: heartbeat enrols it once the database answers.
+    worker_id: int | None
     clock: Callable[[], datetime]
+    enrol: Callable[[], Awaitable[int]]
 
     async def passed(self) -> None:
         """Record a finished pass (and a heartbeat)."""
+        await self.beat(passed=True)
+
+    async def beat(self, *, passed: bool = False) -> None:
         try:
-            await W.heartbeat(self.db, self.worker_id, self.clock(), passed=True)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("could not record the pass in the worker table: %s", exc)
+            if self.worker_id is None or not await W.heartbeat(self.db, self.worker_id, self.clock(),
+                                                                 passed=passed):
+                # Not enrolled yet, or our row was pruned (a long outage): come back.
+                self.worker_id = await self.enrol()
+                if passed:
+                    await W.heartbeat(self.db, self.worker_id, self.clock(), passed=True)
+        except (StoreError, SQLAlchemyError, OSError) as exc:
+            # The database is away (restart, network, SQLite busy): keep going; status shows us silent meanwhile.
+            log.warning("could not record this worker in the worker table: %s", exc)
 
 
 @asynccontextmanager
@@ -57,26 +70,25 @@ async def worker_presence(db: Db, campaign_id: int | None, kind: W.Kind, *,
         return await W.register(db, campaign_id=campaign_id, kind=kind, host=host, pid=pid, owner=owner,
                                 now=clock())
 
-    me = Presence(db, await enrol(), clock)
+    # A daemon started while the database restarts must not die of it: its passes wait for the
+    # database anyway, and the heartbeat enrols it once the database answers.
+    me = Presence(db, None, clock, enrol)
+    await me.beat()
 
     async def beat() -> None:
         while True:
             await sleep(every.total_seconds())
-            try:
-                if not await W.heartbeat(db, me.worker_id, clock()):
-                    me.worker_id = await enrol()      # our row was pruned (a long outage): come back
-            except (SQLAlchemyError, OSError) as exc:
-                # The database is away (restart, network): keep beating; status shows us silent meanwhile.
-                log.warning("worker heartbeat failed: %s", exc)
+            await me.beat()
 
-    task = asyncio.create_task(beat(), name=f"probe-heartbeat-{me.worker_id}")
+    task = asyncio.create_task(beat(), name=f"probe-heartbeat-{pid}")
     try:
         yield me
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        try:
-            await asyncio.shield(W.stop(db, me.worker_id, clock()))
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("could not record this worker's stop: %s", exc)
+        if me.worker_id is not None:
+            try:
+                await asyncio.shield(W.stop(db, me.worker_id, clock()))
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                log.warning("could not record this worker's stop: %s", exc)

@@ -162,6 +162,46 @@ async def refresh_sent(s: AsyncSession, target_ids: Iterable[int | None]) -> Non
                         .execution_options(synchronize_session=False))
 
 
+#: The answer's time on the target row (the deciding reply, else the opt-out), as in `_derived`.
+_WHEN = "COALESCE(answered_at, opted_out_at)"
+
+
+def sent_increments(wave: int) -> list[str]:
+    """`refresh_sent` as increments, for targets that each have exactly one more send of wave `wave`
+    sent at `:at` and whose facts were right before it (they are kept so, event by event): the SET
+    items of a plain `UPDATE target` with no sub-select. Each is the recomputed fact with the new send
+    added to the set it summarises: the earliest send, wave 0's send, the bitmap of waves, and the
+    last wave / send at or before the answer time (null without an answer time, as `_values` has
+    them). The durations follow the last two only for targets with an answer time: `refresh_durations`.
+    Binds: `at` (the send's sent_at), `wave`, `bit` (1 << wave)."""
+    items = [
+        "first_sent_at = CASE WHEN first_sent_at IS NULL OR first_sent_at > :at THEN :at ELSE first_sent_at END",
+        "sent_waves = COALESCE(sent_waves, 0) | :bit",
+        f"answer_wave = CASE WHEN {_WHEN} IS NULL THEN NULL"
+        f" WHEN :at <= {_WHEN} AND COALESCE(answer_wave, 0) < :wave THEN :wave ELSE COALESCE(answer_wave, 0) END",
+        f"last_sent_at = CASE WHEN {_WHEN} IS NULL THEN NULL"
+        f" WHEN :at <= {_WHEN} AND (last_sent_at IS NULL OR last_sent_at < :at) THEN :at ELSE last_sent_at END",
+    ]
+    if wave == 0:
+        items.append("initial_sent_at = :at")
+    return items
+
+
+#: A RETURNING column of the increments' UPDATE: 1 for a target with an answer time (its durations
+#: need `refresh_durations`), else 0.
+TIMED = f"CASE WHEN {_WHEN} IS NULL THEN 0 ELSE 1 END"
+
+
+async def refresh_durations(s: AsyncSession, target_ids: Iterable[int]) -> None:
+    """The durations of targets with an answer time, from the facts on their row (after
+    `sent_increments`)."""
+    ids = sorted(set(target_ids))
+    timed, derived = _sent_derived(s.get_bind().dialect.name)
+    for start in range(0, len(ids), CHUNK):
+        await s.execute(sa.update(Target).where(Target.id.in_(ids[start:start + CHUNK]), timed).values(**derived)
+                        .execution_options(synchronize_session=False))
+
+
 async def refresh_campaign(s: AsyncSession, campaign_id: int) -> None:
     """Recompute the facts of every target of the campaign (after a bulk load)."""
     dialect = s.get_bind().dialect.name

@@ -6,8 +6,8 @@ with their sends or messages, so a report on 1,000,000 targets is a few scans of
   "no longer there", "not eligible"). Without --by it reads the covering index ix_target_campaign_facts
   in group order; the few hundred groups are then added up here into the counts of the report
   (targets, answers, sent per wave, answered_by_wave) and the AAPOR dispositions by credited wave.
-- `duration_quantiles`, `event_times` and `stream_observations`: the time figures, from the same
-  rows (the durations and the Kaplan–Meier time of each answer are facts too).
+- `duration_quantiles`, `event_columns` (`event_times` with --by) and `stream_observations`: the time
+  figures, from the same rows (the durations and the Kaplan–Meier time of each answer are facts too).
 
 They give the figures of probe.store.aggregates and probe.store.research (which compute them from
 the events, and stay as the oracle: tests/integration/test_facts.py), figure for figure.
@@ -15,9 +15,12 @@ the events, and stay as the oracle: tests/integration/test_facts.py), figure for
 
 from __future__ import annotations
 
+import json
+import operator
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
@@ -197,10 +200,12 @@ def _durations(by: str | None, campaign_id: int) -> sa.Subquery:
 async def duration_quantiles(session: AsyncSession, campaign_id: int,
                              by: str | None) -> dict[str, dict[str, dict[str, float | None]]]:
     """Per segment: {"to_answer": {"median", "p90"}, "since_last": {...}} in seconds, as
-    aggregates.duration_quantiles. For the whole campaign on SQLite, each quantile walks the partial
-    index of its duration to the two ranks it interpolates between; otherwise the durations are
-    ranked as aggregates does (window functions on SQLite, percentile_cont on PostgreSQL)."""
-    if by is not None or dialect_name(session) != "sqlite":
+    aggregates.duration_quantiles. For the whole campaign, each quantile walks the partial index of
+    its duration to the two ranks it interpolates between (percentile_cont's definition: on
+    PostgreSQL, percentile_cont itself sorts every duration, several times slower); with --by the
+    durations are ranked as aggregates does (window functions on SQLite, percentile_cont on
+    PostgreSQL)."""
+    if by is not None:
         return await agg_duration_quantiles(session, _durations(by, campaign_id))  # type: ignore[arg-type]
     out: dict[str, dict[str, float | None]] = {}
     for name, column in (("to_answer", Target.to_answer_s), ("since_last", Target.since_last_s)):
@@ -250,7 +255,13 @@ async def event_times(session: AsyncSession, campaign_id: int, now: datetime,
     censored at `now`, its time computed once per distinct first-email time; a bounced one when it
     bounced (few)."""
     if by is None:
-        return await _event_times_indexed(session, campaign_id, now)
+        answer_times, answers, censor_times, censored = await event_columns(session, campaign_id, now)
+        merged: dict[str, dict[int, list[int]]] = {}
+        for when, n in zip(answer_times, answers, strict=True):
+            _add(merged, ALL, when, n, 0)
+        for when, n in zip(censor_times, censored, strict=True):
+            _add(merged, ALL, when, 0, n)
+        return _sorted(merged)
     dialect = dialect_name(session)
     at = sa.literal(now, UTCDateTime())
     event, bounced, _ = _ends(at)
@@ -296,33 +307,61 @@ def _bounces(dialect: str, campaign_id: int, at: ColumnElement[datetime], seg: C
     return sa.select(bounces.c.seg, bounces.c.t, sa.func.count()).group_by(bounces.c.seg, bounces.c.t)
 
 
-async def _event_times_indexed(session: AsyncSession, campaign_id: int,
-                               now: datetime) -> dict[str, list[tuple[float, int, int]]]:
-    """The whole campaign's event times off two partial covering indexes, each read in its order (no
-    sort of the targets): the answers by their stored time, the silent targets by their first email
-    (censored at `now`: the time is computed once per first-email time), the bounced ones apart."""
+#: (answer times, answers at each, censoring times, censored at each): each time list ascending and
+#: distinct, each count at least 1 — the input of core.survival.from_times.
+EventColumns = tuple[list[int], list[int], list[int], list[int]]
+
+
+async def event_columns(session: AsyncSession, campaign_id: int, now: datetime) -> EventColumns:
+    """The whole campaign's event times (whole seconds from the first email): the answers, and the
+    censorings apart (few: one time per first-email time, and the bounces).
+
+    Off two partial covering indexes, each read in its order (no sort of the targets): the answers
+    by their stored time, the silent targets by their first email (censored at `now`: the time is
+    computed once per first-email time); the bounced ones (few) apart."""
     dialect = dialect_name(session)
     at = sa.literal(now, UTCDateTime())
-    event, bounced, _ = _ends(at)
-    observed = _observed(campaign_id, at)
-    stmt = (sa.select(Target.answer_t, sa.func.count()).where(observed, Target.answer_t.is_not(None), event)
-            .group_by(Target.answer_t))
-    # One row per distinct answer time (hundreds of thousands): plain dicts, no per-row helper.
-    answers = {int(t): int(n) for t, n in await session.execute(stmt) if t is not None}
-    censored: dict[int, int] = {}
+    event, _, bounced_at = _ends(at)
+    # observed and event, less what answering implies (not undelivered; an opt-out only with a reply)
+    # and what a comparison implies (not null): PostgreSQL multiplies the selectivities of the terms
+    # and, expecting a tenth of the rows, hashed the groups and spilled them to disk.
+    answered = (Target.campaign_id == campaign_id, Target.answer_t.is_not(None), _answering(),
+                Target.initial_sent_at <= at, _answer_time() <= at)
+    per_time = (sa.select(Target.answer_t.label("t"), sa.func.count().label("n"))
+                .where(*answered).group_by(Target.answer_t).subquery("answers"))
+    # One row per distinct answer time would be hundreds of thousands of rows through the driver:
+    # the GROUP BY's two columns come back as two JSON arrays in one row (in the same order).
+    stmt = sa.select(_json_list(dialect, per_time.c.t), _json_list(dialect, per_time.c.n))
+    at_times, counts = (await session.execute(stmt)).one()
+    answer_times, answers = _ints(at_times), _ints(counts)
+    if any(map(operator.ge, answer_times, islice(answer_times, 1, None))):   # groups in index order, usually
+        answer_times, answers = (list(c) for c in zip(*sorted(zip(answer_times, answers, strict=True)), strict=True))
+    # observed, not an event, not bounced before `at` (bounced's own "not an event" is already here).
+    silent_where = (_observed(campaign_id, at), sa.not_(event),
+                    sa.not_(sa.and_(Target.state == TargetState.BOUNCED, bounced_at < at)))
     per_first = (sa.select(_seconds_since(dialect, at, Target.initial_sent_at).label("t"),
                            sa.func.count().label("n"))
-                 .where(observed, sa.not_(event), sa.not_(bounced)).group_by(Target.initial_sent_at)
-                 .subquery("silent"))
+                 .where(*silent_where).group_by(Target.initial_sent_at).subquery("silent"))
     silent = sa.select(per_first.c.t, sa.func.sum(per_first.c.n)).group_by(per_first.c.t)
     bounces = _bounces(dialect, campaign_id, at, segment_of(None))
+    censored: dict[int, int] = {}
     rows = [*((t, n) for t, n in await session.execute(silent)),
             *((t, n) for _, t, n in await session.execute(bounces))]
     for t, n in rows:
         censored[int(t)] = censored.get(int(t), 0) + int(n)
-    times = sorted(answers.keys() | censored.keys())
-    out = [(float(t), answers.get(t, 0), censored.get(t, 0)) for t in times]
-    return {ALL: [row for row in out if row[1] or row[2]]} if out else {}
+    censor_times = sorted(censored)
+    return answer_times, answers, censor_times, [censored[t] for t in censor_times]
+
+
+def _json_list(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
+    """The column's values over the group as one JSON array (text; NULL on PostgreSQL when none)."""
+    if dialect == "sqlite":
+        return sa.func.json_group_array(column)
+    return sa.cast(sa.func.json_agg(column), sa.Text)
+
+
+def _ints(text: str | None) -> list[int]:
+    return list(json.loads(text)) if text else []
 
 
 def _observations(campaign_id: int, now: datetime) -> sa.Subquery:

@@ -317,6 +317,35 @@ async def test_the_facts_of_a_seeded_campaign(sessions: async_sessionmaker[Async
     await assert_same_figures(sessions, cid, START, by="sector")
 
 
+async def test_accepted_sends_add_to_the_facts_of_targets_with_an_answer_time(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The send path adds each accepted send to its target's facts as increments (no recomputation):
+    a target still waiting may carry an answer time, before, between or after its sends (set here by
+    hand; one at the very time of its reminder), and its answer wave, last send before the answer
+    and durations follow it exactly."""
+    sim = await launch(sessions, "timed", 10)
+    ids = sorted(sim.emails)
+    answered = {tid: START + timedelta(hours=h) for tid, h in zip(ids, (-1, 0, 1, 72, 96, 240, 500), strict=False)}
+    async with sessions.begin() as s:
+        for tid, at in answered.items():
+            await s.execute(sa.update(Target).where(Target.id == tid).values(answered_at=at))
+        await refresh_campaign(s, sim.cid)
+    for now in (START, *(START + g * DAY for g in GAPS)):
+        claims = await S.claim_due(sessions, campaign_id=sim.cid, now=now, owner="sim", lease_until=now + DAY,
+                                   domain="probe.example", limit=100)
+        assert claims
+        # Two group commits, the second with several send times.
+        outcomes = [S.Outcome(c.send_id, "sim", SendEvent.ACCEPTED, c.wave, now + timedelta(minutes=k % 3),
+                              smtp_reply="250 ok", initial_sent_at=c.initial_sent_at)
+                    for k, c in enumerate(sorted(claims, key=lambda c: c.send_id))]
+        await S.record_outcomes(sessions, outcomes[:4])
+        await S.record_outcomes(sessions, outcomes[4:])
+        await assert_facts_are_current(sessions, sim.cid)
+    facts = await stored_facts(sessions, sim.cid)
+    assert {facts[t][FACT_COLUMNS.index("answer_wave")] for t in answered} == {0, 1, 2}
+    assert all(facts[t][FACT_COLUMNS.index("to_answer_s")] is not None for t in answered)
+
+
 # ---------------------------------------------------------------- migration 0009 backfills the facts
 
 def _stored(value: Any, dialect: str) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from probe.service.presence import worker_presence
@@ -57,3 +58,26 @@ async def test_without_heartbeats_it_shows_as_silent(sessions: async_sessionmake
         # The heartbeat task is stuck (as in a process frozen or killed): 3 minutes later, silent.
         listed = await W.list_workers(sessions, cid, now=T0 + timedelta(minutes=3))
         assert listed.live == [] and [w.kind for w in listed.silent] == ["tick"]
+
+
+async def test_a_process_started_while_the_database_is_away_enrols_once_it_answers(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    # A daemon started during a PostgreSQL restart died of it (its passes survive outages, its
+    # enrolment did not). The table renamed away stands for a database that cannot be used.
+    cid = await new_campaign(sessions)
+    async with sessions.begin() as s:
+        await s.execute(text("ALTER TABLE worker RENAME TO worker_away"))
+    sleep = SteppedSleep()
+    async with worker_presence(sessions, cid, "run", clock=lambda: T0, sleep=sleep) as me:
+        assert me.worker_id is None
+        await asyncio.wait_for(sleep.asked.get(), 10)
+        await me.passed()                                   # still away: a warning, no crash
+        async with sessions.begin() as s:
+            await s.execute(text("ALTER TABLE worker_away RENAME TO worker"))
+        await sleep.go.put(None)
+        await asyncio.wait_for(sleep.asked.get(), 10)       # the next heartbeat enrols it
+        assert [w.worker_id for w in (await W.list_workers(sessions, cid, now=T0)).live] == [me.worker_id]
+        assert me.worker_id is not None
+        await me.passed()
+        assert (await W.list_workers(sessions, cid, now=T0)).live[0].last_pass_at == T0
+    assert await W.list_workers(sessions, cid, now=T0) == W.WorkerList(live=[], silent=[])

@@ -336,3 +336,22 @@ async def test_more_accepted_outcomes_than_one_statement_takes(sessions: async_s
         rows = (await s.execute(select(Send.id, Send.state, Send.smtp_reply))).all()
     assert {(r.state, r.smtp_reply) for r in rows} == {(SendState.SENT, f"250 {r.id}") for r in rows}
     assert {await target_state(sessions, c.target_id) for c in claims} == {TargetState.CONTACTED}
+
+
+async def test_a_mark_and_its_outcome_in_one_group_commit(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Dispatch waits for the on-the-wire mark only before DATA, so a refusal at RCPT can reach the
+    recorder in the same group as its mark: the mark is applied, then the outcome."""
+    cid = await setup(sessions, count=3)
+    a, b, c = await claim(sessions, cid, limit=3)
+    group: list[S.Outcome | S.OnTheWire] = [
+        S.OnTheWire(a.send_id, "host:1", START), S.OnTheWire(b.send_id, "host:1", START),
+        S.Outcome(a.send_id, "host:1", S.SendEvent.TEMPORARY, 0, START, error="451 greylisted",
+                  next_due_at=START + timedelta(minutes=5)),
+        S.Outcome(b.send_id, "host:1", S.SendEvent.RECIPIENT_REFUSED, 0, START, error="550 no such user",
+                  smtp_reply="550 no such user"),
+        S.OnTheWire(c.send_id, "host:1", START),
+    ]
+    assert await S.record_outcomes(sessions, group) == [True] * 5
+    states = await send_states(sessions)
+    assert states[(a.email, 0)] == SendState.RETRY and states[(b.email, 0)] == SendState.FAILED
+    assert states[(c.email, 0)] == SendState.CLAIMED

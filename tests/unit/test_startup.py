@@ -9,6 +9,7 @@ is benchmarks/readonly.py's job, not a test's."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 import probe.cli
 from probe.cli import COMMANDS, build_parser, chosen_command
 from tests.fixtures.campaign import make_campaign
+from tests.fixtures.dovecot import DovecotUser
 
 NOW = "2015-09-28T09:00:00+02:00"
 
@@ -33,6 +35,16 @@ WRITE_PATH_ONLY = (
 )
 #: `status` does not build the report either.
 REPORT_ONLY = ("probe.report", "probe.store.aggregates", "probe.store.research")
+#: The charts (and the experiment's page section) load with the HTML report only.
+HTML_ONLY = ("probe.report.svg", "html")
+#: A plain ASCII address (the config's From and Reply-To) is checked without email-validator, whose
+#: import compiles its Unicode patterns (probe/core/addresses.py).
+ADDRESS_LIBRARY = ("email_validator", "idna")
+#: Only a poll that reads a message needs the classifier (its modules and their regular expressions),
+#: and only a poll at all needs the IMAP client.
+CLASSIFIER = ("probe.core.classify", "probe.core.autoreply", "probe.core.bounces", "probe.core.answers",
+              "probe.core.message", "probe.core.matching")
+IMAP_CLIENT = ("aioimaplib", "probe.adapters.imap", "probe.adapters.imap_wire")
 
 # Runs `python -m probe ARGS` in this process and writes the loaded module names to OUT on exit
 # (atexit: after the command has printed and returned its exit code).
@@ -53,10 +65,11 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return campaign.config
 
 
-def run_probe(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_probe(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+              ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     out = tmp_path / "modules.json"
     done = subprocess.run([sys.executable, "-c", RUNNER, str(out), *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=None if env is None else {**os.environ, **env})
     return done, set(json.loads(out.read_text()))
 
 
@@ -65,10 +78,10 @@ def loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("args, forbidden", [
-    (["status"], WRITE_PATH_ONLY + REPORT_ONLY),
-    (["status", "--format", "json"], WRITE_PATH_ONLY + REPORT_ONLY),
-    (["report", "--format", "json"], WRITE_PATH_ONLY),
-    (["replies"], WRITE_PATH_ONLY),
+    (["status"], WRITE_PATH_ONLY + REPORT_ONLY + ADDRESS_LIBRARY),
+    (["status", "--format", "json"], WRITE_PATH_ONLY + REPORT_ONLY + ADDRESS_LIBRARY),
+    (["report", "--format", "json"], WRITE_PATH_ONLY + ADDRESS_LIBRARY + HTML_ONLY),
+    (["replies"], WRITE_PATH_ONLY + ADDRESS_LIBRARY + HTML_ONLY + ("probe.report.experiment",)),
 ])
 def test_a_read_loads_nothing_of_the_write_path(config: Path, tmp_path: Path, args: list[str],
                                                 forbidden: tuple[str, ...]) -> None:
@@ -77,6 +90,30 @@ def test_a_read_loads_nothing_of_the_write_path(config: Path, tmp_path: Path, ar
     assert done.stdout.strip() and "Traceback" not in done.stderr
     assert loaded(modules, forbidden) == []
     assert "sqlalchemy" in modules and "probe.config" in modules   # it did read the config and the database
+
+
+def test_a_send_only_tick_loads_neither_the_classifier_nor_the_imap_client(config: Path, tmp_path: Path) -> None:
+    # No [imap] and nothing due yet (the day before the start): the pass polls nothing, sends nothing.
+    done, modules = run_probe(tmp_path, "tick", str(config), "--now", "2015-09-27T09:00:00+02:00")
+    assert done.returncode == 0, done.stderr
+    assert "0 new messages" in done.stdout and "sent 0" in done.stdout
+    assert loaded(modules, CLASSIFIER + IMAP_CLIENT + ADDRESS_LIBRARY) == []
+    assert "probe.service.tick" in modules and "probe.service.dispatch" in modules   # it did run a pass
+
+
+def test_a_tick_whose_mailbox_has_nothing_new_loads_no_classifier(tmp_path: Path, dovecot_user: DovecotUser
+                                                                   ) -> None:
+    imap = {"host": "127.0.0.1", "port": dovecot_user.port, "security": "none", "username": dovecot_user.user,
+            "password_env": "PROBE_IMAP_PASSWORD", "folder": "INBOX", "timeout": "5s"}
+    campaign = make_campaign(tmp_path / "campaign", smtp_port=9, imap=imap,
+                             db_url=f"sqlite:///{tmp_path / 'probe.db'}")
+    assert probe.cli.main(["launch", str(campaign.config), "--now", NOW]) == 0
+    done, modules = run_probe(tmp_path, "tick", str(campaign.config), "--now", "2015-09-27T09:00:00+02:00",
+                              env={"PROBE_IMAP_PASSWORD": dovecot_user.password})
+    assert done.returncode == 0, done.stderr
+    assert "0 new messages" in done.stdout
+    assert "probe.adapters.imap" in modules   # it did poll
+    assert loaded(modules, CLASSIFIER) == []
 
 
 def test_a_database_behind_the_head_exits_2_naming_db_upgrade_without_alembic(config: Path,

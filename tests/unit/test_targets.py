@@ -224,13 +224,6 @@ def test_fast_address_check_agrees_with_email_validator(address: str) -> None:
     except EmailNotValidError:
         expected = False
     assert (address_problem(address) is None) is expected
-    # With a file's cache of domain verdicts: the same verdict, the first time and from the cache,
-    # also for another address at the same domain.
-    domains: dict[str, bool] = {}
-    assert (address_problem(address, domains) is None) is expected
-    assert (address_problem(address, domains) is None) is expected
-    other = "other@" + address.rpartition("@")[2]
-    assert (address_problem(other, domains) is None) is (address_problem(other) is None)
 
 
 def _big_file(tmp_path: Path, n: int) -> Path:
