@@ -122,10 +122,12 @@ def main() -> None:
                 validate, v_cpu, v_rss = timed("validate", str(config))
                 launch, l_cpu, l_rss = timed("launch", str(config))
                 relaunch, _, _ = timed("launch", str(config))
+                # CPU beside wall: on a shared machine the wall ratio moves with the others' load.
                 print(f"{engine}: validate {validate:.1f} s (CPU {v_cpu:.1f} s, peak RSS {v_rss:.0f} MB), "
                       f"launch {launch:.1f} s (CPU {l_cpu:.1f} s, peak RSS {l_rss:.0f} MB); "
                       f"validate+launch {validate + launch:.1f} s = {(validate + launch) / baseline:.1f}× the "
-                      f"baseline; relaunch unchanged {relaunch:.1f} s", flush=True)
+                      f"baseline (CPU {(v_cpu + l_cpu) / base_cpu:.1f}×); relaunch unchanged {relaunch:.1f} s",
+                      flush=True)
         finally:
             if args.postgres:
                 subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from probe.core.addresses import plain_address
+from probe.core.gcpause import paused_gc
 from probe.errors import TargetsError
 
 EMAIL_COLUMNS = ("email", "e_mail", "mail", "courriel", "email_address", "adresse_email", "adresse_mail",
@@ -31,7 +32,9 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß"
                             "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes a row once made: a frozen dataclass's __init__ costs twice as
+# many instructions, and a big file makes 100,000 rows (its `fields` dict made it unhashable anyway).
+@dataclass(slots=True)
 class TargetRow:
     line: int                 # line number in the file (the header is line 1)
     address: str              # as written, trimmed: what we send to
@@ -140,7 +143,8 @@ def load_targets(path: Path, *, strict: bool = False, header_columns: Collection
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
     try:
-        return _parse(path, reader, encoding, delimiter, strict, header_columns)
+        with paused_gc():
+            return _parse(path, reader, encoding, delimiter, strict, header_columns)
     except csv.Error as exc:
         raise _fail(path, f"not a readable CSV file: {exc}", f"line {reader.line_num}",
                     "save it from the spreadsheet as CSV (UTF-8 or Windows-1252, ; or , separated)") from None
@@ -200,7 +204,7 @@ def _parse(path: Path, reader: Any, encoding: str, delimiter: str, strict: bool,
             problems.append(TargetProblem(line, f"#{width + 1}", f"{len(cells)} values for {width} columns "
                                           "(a separator inside a value needs double quotes)"))
             continue
-        values = [c.strip() for c in cells] if len(cells) == width else (
+        values = list(map(str.strip, cells)) if len(cells) == width else (
             [c.strip() for c in cells[:width]] + [""] * (width - len(cells)))
         address = values[email_idx]
         if not address:

@@ -329,16 +329,22 @@ class TemplateSet:
             counts[key] = counts.get(key, 0) + 1
             first.setdefault(key, exc)
 
+        # The rows a look at their values cannot clear, once per distinct (variables, header variables):
+        # waves that use the same ones share the pass over 100,000 rows.
+        unclear: dict[tuple[frozenset[str], tuple[str, ...]], list[int]] = {}
         for wave, tpl in enumerate(self.waves):
-            safe = not exhaustive and self._all_safe(tpl)
-            needed = tpl.variables - PROVIDED - set(_TEXT_ENV.globals)
-            guarded = sorted(tpl.header_variables - PROVIDED)
-            for index, row in enumerate(rows):
-                if safe and index >= sample and index != len(rows) - 1:
-                    fields = row.fields
-                    if needed.issubset(fields) and not any(
-                            "\n" in fields[v] or "\r" in fields[v] for v in guarded):
-                        continue  # proven to render; the slow path below names the problem otherwise
+            todo: Iterable[int] = range(len(rows))
+            if not exhaustive and self._all_safe(tpl):
+                needed = frozenset(tpl.variables - PROVIDED - set(_TEXT_ENV.globals))
+                guarded = tuple(sorted(tpl.header_variables - PROVIDED))
+                shape = (needed, guarded)
+                if shape not in unclear:
+                    unclear[shape] = _unclear_rows(rows, needed, guarded)
+                # The sample and the last row through Jinja2, the others only if their values do not
+                # prove the template renders (the slow path names the problem then), in file order.
+                todo = sorted({*range(min(sample, len(rows))), *unclear[shape], *([len(rows) - 1] if rows else [])})
+            for index in todo:
+                row = rows[index]
                 try:
                     self.render(row.fields, wave, campaign, row.line, email=row.address)
                 except TemplateError as exc:
@@ -355,6 +361,15 @@ class TemplateSet:
     def _all_safe(tpl: WaveTemplate) -> bool:
         return (tpl.subject.safe and all(h.safe for h in tpl.headers) and tpl.body.safe
                 and (tpl.html is None or tpl.html.safe))
+
+
+def _unclear_rows(rows: Sequence[TargetRow], needed: frozenset[str], guarded: tuple[str, ...]) -> list[int]:
+    """Indexes of the rows whose values do not prove that a safe template renders: a variable it
+    needs is missing, or a value its headers use holds a CR or LF."""
+    if not guarded:
+        return [i for i, row in enumerate(rows) if not needed.issubset(row.fields)]
+    return [i for i, row in enumerate(rows) if not needed.issubset(row.fields)
+            or any("\n" in row.fields[v] or "\r" in row.fields[v] for v in guarded)]
 
 
 def load_templates(settings: Settings) -> TemplateSet:

@@ -13,10 +13,19 @@ TOKEN_LENGTH = 24
 _TOKEN = r"[a-z2-7]{24}"
 _MESSAGE_ID = re.compile(rf"<?probe\.({_TOKEN})\.(\d{{1,3}})@[^>\s]+>?", re.IGNORECASE)
 _SUBADDRESS = re.compile(rf"\+({_TOKEN})@", re.IGNORECASE)
+# Random byte -> base32 letter, b % 32: 256 is a multiple of 32, so each letter carries 5 uniform bits.
+_ALPHABET = bytes.maketrans(bytes(range(256)), bytes(b"abcdefghijklmnopqrstuvwxyz234567"[b % 32] for b in range(256)))
 
 
 def new_token() -> str:
     return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+def new_tokens(count: int) -> list[str]:
+    """`count` tokens like new_token's (24 letters of a-z2-7, 120 random bits each), made in one
+    pass: base32 in pure Python was 5 % of a 100,000-target launch."""
+    letters = secrets.token_bytes(TOKEN_LENGTH * count).translate(_ALPHABET).decode("ascii")
+    return [letters[i:i + TOKEN_LENGTH] for i in range(0, len(letters), TOKEN_LENGTH)]
 
 
 def message_id(token: str, wave: int, domain: str) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from probe.core.assignment import assignment_lines
+from probe.core.gcpause import paused_gc
 from probe.core.planhash import plan_hash, with_assignment
 from probe.core.planning import plan_waves, spread_by_domain
 from probe.service.validate import validate_campaign
@@ -47,6 +48,12 @@ class LaunchSummary:
 
 
 async def launch(service: Service, now: datetime, *, strict: bool = False) -> LaunchSummary:
+    # 100,000 targets are a few hundred thousand objects that form no cycles (core/gcpause.py).
+    with paused_gc():
+        return await _launch(service, now, strict=strict)
+
+
+async def _launch(service: Service, now: datetime, *, strict: bool) -> LaunchSummary:
     settings = service.settings
     first = None
     if settings.schedule.start is None and service.campaign_id is not None:
@@ -59,7 +66,8 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
                                 previous=previous)
     rows = checked.targets.rows
     dues = [checked.due_times] * len(rows)
-    if settings.schedule.spread_by == "domain" and rows:
+    one_plan = not (settings.schedule.spread_by == "domain" and rows)
+    if not one_plan:
         s = settings.schedule
         starts = spread_by_domain([r.email.rpartition("@")[2] for r in rows], checked.due_times[0],
                                   settings.campaign.zone, s.window)
@@ -83,6 +91,14 @@ async def launch(service: Service, now: datetime, *, strict: bool = False) -> La
         from probe.service.dispatch import replanner
 
         await follow_actual_sends(service.sessions, result.campaign_id, replanner(service))
-    next_pass = await next_pass_sends(service.sessions, result.campaign_id, now) if checked.start_in_past else 0
+    next_pass = 0
+    if checked.start_in_past:
+        if one_plan and not (result.targets_kept or result.targets_removed):
+            # The campaign had no targets before: its sends are the ones just planned, all on one
+            # plan, so a pass at `now` sends the initial email of each target not suppressed if it
+            # is due (what next_pass_sends counts, without reading 300,000 sends back).
+            next_pass = result.targets_added - result.suppressed if checked.due_times[0] <= now else 0
+        else:
+            next_pass = await next_pass_sends(service.sessions, result.campaign_id, now)
     return LaunchSummary(result, checked.due_times, len(checked.targets.problems), checked.start_in_past,
                          next_pass)

@@ -14,9 +14,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json import encoder as json_encoder
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, insert, literal, select, text, update
+from sqlalchemy import Table, bindparam, case, exists, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,8 +33,9 @@ REMOVED_FROM_FILE = "target removed from the targets file"
 SUPPRESSED = "address suppressed (opted out)"
 WAVE_DROPPED = "wave removed from the plan"
 
-#: Targets written per transaction by a big launch (about half a second of SQLite's write lock).
-LAUNCH_CHUNK = 5000
+#: Targets written per transaction by a big launch: SQLite's write lock is held 0.4–0.7 s for each
+#: (measured with 2 cores loaded 3–4 deep; issue 12: never seconds).
+LAUNCH_CHUNK = 10000
 #: The plan hash a campaign carries while a chunked launch is being written: matches no config.
 LAUNCH_IN_PROGRESS = "launch-in-progress"
 
@@ -45,7 +47,9 @@ WAITING = tuple(sorted(WAITING_STATES))
 CLAIMABLE_STATES = (SendState.SCHEDULED, SendState.RETRY)
 
 
-@dataclass(frozen=True)
+# Read-only by convention, not frozen: launch makes one per target, and a frozen dataclass's __init__
+# costs twice as much (its `fields` dict made it unhashable anyway).
+@dataclass(slots=True)
 class PlannedTarget:
     line: int
     address: str
@@ -66,6 +70,22 @@ class LaunchResult:
     sends_planned: int        # sends newly scheduled (new targets, added waves, targets back in the file)
     sends_rescheduled: int    # scheduled sends whose planned time changed
     suppressed: int           # targets of the file whose address is suppressed: opted_out, nothing sent
+
+
+# The targets' `fields` as the JSON column stores them (json.dumps, what SQLAlchemy's JSON type
+# calls), from one C encoder made once: json.dumps makes a new encoder for every call, and with the
+# type's wrapper that was three times the encoding itself (100,000 dicts a launch).
+_ENCODER = getattr(json_encoder, "c_make_encoder", None)
+_FIELDS_ENCODER = (None if _ENCODER is None else
+                   _ENCODER(None, json.JSONEncoder().default, json_encoder.encode_basestring_ascii, None,
+                            ": ", ", ", False, False, True))
+
+
+def fields_json(fields: dict[str, str]) -> str:
+    """json.dumps(fields), faster (no cycle check: a targets file's fields are flat strings)."""
+    if _FIELDS_ENCODER is None:   # pragma: no cover - CPython always has the C encoder
+        return json.dumps(fields)
+    return "".join(_FIELDS_ENCODER(fields, 0))
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -202,36 +222,68 @@ async def _add_targets(s: Any, campaign_id: int, new: list[PlannedTarget], suppr
                        now: datetime, counts: _Counts) -> None:
     if not new:
         return
+    conn = await s.connection()
+    # The rows are made in the driver's values directly (the target's state as stored, the fields as
+    # the JSON type writes them, `now` converted once), not through _Binder.rows.
+    blocked_at = _Binder(_TARGETS, ("state_changed_at",), conn.dialect).value(0, now)
+    pending, opted_out = TargetState.PENDING.value, TargetState.OPTED_OUT.value
     rows = []
-    for t in new:
+    for t, token in zip(new, tokens.new_tokens(len(new)), strict=True):
         blocked = t.email in suppressed_emails
-        rows.append((campaign_id, t.email, t.address, t.line, t.fields, tokens.new_token(),
-                     TargetState.OPTED_OUT if blocked else TargetState.PENDING, now if blocked else None,
-                     t.variant, t.stratum))
+        rows.append((campaign_id, t.email, t.address, t.line, fields_json(t.fields), token,
+                     opted_out if blocked else pending, blocked_at if blocked else None, t.variant, t.stratum))
         counts.suppressed += blocked
+        counts.planned += 0 if blocked else len(t.due_times)
+    counts.added += len(new)
     before = (await s.execute(text("SELECT coalesce(max(id), 0) FROM target"))).scalar_one()
-    await _bulk_insert(s, _TARGETS, _TARGET_COLUMNS, rows)
+    await _bulk_insert(s, _TARGETS, _TARGET_COLUMNS, rows, bound=True)
+    plans = {t.due_times for t in new}
+    if len(plans) == 1:
+        # One plan for the whole chunk (the usual case): the database makes the sends from the target
+        # rows it just stored, without 300,000 rows built in Python and bound one by one.
+        await s.execute(*_sends_of_new_targets(conn.dialect.name, campaign_id, before, plans.pop()))
+        return
     ids = dict(tuple(r) for r in await s.execute(
         text("SELECT email, id FROM target WHERE campaign_id = :c AND id > :b"), {"c": campaign_id, "b": before}))
-    # The send rows are made in the driver's values directly: a plan has a handful of distinct due
-    # times for three sends a target, so each is converted once (not 300,000 tuples through _Binder).
-    due_value = _Binder(_SENDS, ["due_at"], (await s.connection()).dialect)
+    # A plan per target (schedule.spread_by): the send rows are made in the driver's values, each
+    # distinct due time converted once (not every tuple through _Binder).
+    due_value = _Binder(_SENDS, ["due_at"], conn.dialect)
     dues: dict[datetime, Any] = {}
     queued = (SendState.SCHEDULED.value, None)
     blocked_row = (SendState.CANCELLED.value, SUPPRESSED)
     sends = []
     for t in new:
-        blocked = t.email in suppressed_emails
         target_id = ids[t.email]
-        state, error = blocked_row if blocked else queued
+        state, error = blocked_row if t.email in suppressed_emails else queued
         for wave, due in enumerate(t.due_times):
             value = dues.get(due)
             if value is None:
                 value = dues[due] = due_value.value(0, due)
             sends.append((campaign_id, target_id, wave, value, value, state, 0, error))
-        counts.planned += 0 if blocked else len(t.due_times)
-    counts.added += len(new)
     await _bulk_insert(s, _SENDS, _SEND_COLUMNS, sends, bound=True)
+
+
+def _sends_of_new_targets(dialect: str, campaign_id: int, before: int,
+                          dues: tuple[datetime, ...]) -> tuple[Any, dict[str, Any]]:
+    """INSERT … SELECT of one send per wave for each target of the campaign stored after id
+    `before` (the chunk just written), in (target, wave) order like the rows launch used to send;
+    a suppressed target (stored opted_out) gets its sends cancelled."""
+    waves = " UNION ALL ".join(f"SELECT {wave} AS wave, :due{wave} AS due" for wave in range(len(dues)))
+    # NOT INDEXED: SQLite would otherwise walk an index of campaign_id over every earlier chunk's
+    # targets and sort them; this way it reads the rowid range (id > before) in order.
+    hint = " NOT INDEXED" if dialect == "sqlite" else ""
+    statement = text(
+        f"INSERT INTO send ({', '.join(_SEND_COLUMNS)}) "
+        "SELECT t.campaign_id, t.id, w.wave, w.due, w.due, "
+        "CASE WHEN t.state = :opted_out THEN :cancelled ELSE :scheduled END, 0, "
+        "CASE WHEN t.state = :opted_out THEN :suppressed END "
+        f"FROM target AS t{hint} CROSS JOIN ({waves}) AS w "
+        "WHERE t.id > :before AND t.campaign_id = :campaign "
+        "ORDER BY t.id, w.wave").bindparams(*(bindparam(f"due{w}", type_=UTCDateTime()) for w in range(len(dues))))
+    values: dict[str, Any] = {f"due{wave}": due for wave, due in enumerate(dues)}
+    values.update(opted_out=TargetState.OPTED_OUT.value, cancelled=SendState.CANCELLED.value,
+                  scheduled=SendState.SCHEDULED.value, suppressed=SUPPRESSED, before=before, campaign=campaign_id)
+    return statement, values
 
 
 async def _analyze(s: Any) -> None:
@@ -308,16 +360,21 @@ async def _replan_group(s: Any, campaign_id: int, dues: tuple[datetime, ...], ta
     scope = (exists().where(Target.id == Send.target_id, Target.state.in_(WAITING)) if target_ids is None
              else Send.target_id.in_(list(target_ids)))
     mine = (Send.campaign_id == campaign_id, scope)
+    # Each wave's planned time by the send's wave: one pass over the scope's sends for every wave at
+    # once (no index has the wave since migration 0011; each row is read once, not once a wave).
+    # Rows of different waves are disjoint, so this is the same as one statement per wave.
+    planned = case(*((Send.wave == wave, literal(due, UTCDateTime())) for wave, due in enumerate(dues)))
+    current = Send.wave < len(dues)
+    moved = await s.execute(update(Send).where(*mine, current, Send.state == SendState.SCHEDULED,
+                                               Send.planned_at != planned)
+                            .values(due_at=planned, planned_at=planned).execution_options(synchronize_session=False))
+    counts.rescheduled += moved.rowcount
+    revived = await s.execute(update(Send).where(*mine, current, Send.state == SendState.CANCELLED,
+                                                 Send.last_error == REMOVED_FROM_FILE)
+                              .values(state=SendState.SCHEDULED, last_error=None, due_at=planned, planned_at=planned)
+                              .execution_options(synchronize_session=False))
+    counts.planned += revived.rowcount
     for wave, due in enumerate(dues):
-        moved = await s.execute(update(Send).where(*mine, Send.wave == wave, Send.state == SendState.SCHEDULED,
-                                                   Send.planned_at != due)
-                                .values(due_at=due, planned_at=due).execution_options(synchronize_session=False))
-        counts.rescheduled += moved.rowcount
-        revived = await s.execute(update(Send).where(*mine, Send.wave == wave, Send.state == SendState.CANCELLED,
-                                                     Send.last_error == REMOVED_FROM_FILE)
-                                  .values(state=SendState.SCHEDULED, last_error=None, due_at=due, planned_at=due)
-                                  .execution_options(synchronize_session=False))
-        counts.planned += revived.rowcount
         only = () if target_ids is None else (Target.id.in_(list(target_ids)),)
         added = await s.execute(insert(Send).from_select(
             ["campaign_id", "target_id", "wave", "due_at", "planned_at", "state", "attempts"],

@@ -95,6 +95,29 @@ async def test_start_a_year_in_the_past_sends_the_initial_wave_only(campaign_fac
     assert len(smtp_server.handler.received) == 10
 
 
+@pytest.mark.parametrize(("start", "window", "now", "expected"), [
+    ("2014-09-28T09:00:00", None, T0, 4),                                  # due long ago
+    ("2015-09-26T10:00:00", "mon-fri 09:00-18:00", T0 - timedelta(days=1), 0),   # a Saturday: due Monday
+])
+async def test_a_new_campaign_counts_its_next_pass_like_the_stored_sends(campaign_factory, db_url, start, window,
+                                                                         now, expected):
+    """launch counts a new campaign's next pass from its plan instead of reading the sends back; the
+    count over the stored sends (next_pass_sends) agrees, a suppressed address included."""
+    from probe.store.campaigns import next_pass_sends
+    from probe.store.tables import Suppression
+
+    schedule = {"start": start} | ({"send_window": window} if window else {})
+    camp = campaign_factory(smtp_port=free_port(), db_url=db_url, sections={"schedule": schedule})
+    settings = load_config(camp.config)
+    async with open_service(settings) as service:
+        async with service.sessions.begin() as s:
+            s.add(Suppression(email=camp.targets[2]["email"], reason="opt-out"))
+        launched = await service.launch(now)
+        assert launched.start_in_past and launched.result.suppressed == 1
+        assert launched.next_pass == expected == await next_pass_sends(service.sessions,
+                                                                       service.require_campaign(), now)
+
+
 async def test_554_to_data_leaves_the_target_undelivered_and_resend_works_once(campaign_factory, smtp_server,
                                                                                db_url):
     camp = campaign_factory(smtp_port=smtp_server.port, db_url=db_url, targets=TWO,

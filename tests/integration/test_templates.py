@@ -241,6 +241,23 @@ def test_validate_all_proves_simple_templates_and_renders_the_rest(tmp_path: Pat
     ]
 
 
+def test_validate_all_waves_with_the_same_variables_share_the_look_at_the_rows(tmp_path: Path) -> None:
+    """Two reminders using the same variables: each still names its own problems, like the slow way."""
+    ts = TemplateSet.from_paths([
+        tpl(tmp_path, "Subject: Offre {{ societe }}\n\n{{ nom }}\n", "a.txt.j2"),
+        tpl(tmp_path, "Subject: Rappel {{ societe }}\n\n{{ nom }}, relance\n", "b.txt.j2"),
+        tpl(tmp_path, "Subject: Rappel {{ societe }}\n\n{{ nom }}, dernier rappel\n", "c.txt.j2"),
+    ])
+    rows = [row(i, email=f"p{i}@example.com") for i in range(2, 602)]
+    rows[400] = row(402, email="p400@example.com", societe="bad\rvalue")
+    rows[500] = TargetRow(502, "q@example.com", "q@example.com", {"email": "q@example.com", "nom": "X"})
+    fast = ts.validate_all(rows)
+    slow = ts.validate_all(rows, exhaustive=True)
+    assert [(e.file, e.field, e.message) for e in fast] == [(e.file, e.field, e.message) for e in slow]
+    names = ("a.txt.j2", "b.txt.j2", "c.txt.j2")
+    assert len(fast) == 6 and {e.file for e in fast} == {str(tmp_path / n) for n in names}
+
+
 @pytest.mark.parametrize(("source", "safe"), [
     ("Subject: x\n\n{{ a }} {{ b|upper }} {{ c|default('-') }} {{ d|replace('x', 'y') }}\n", True),
     ("Subject: x\n\n{% if a == 'x' and b != 'y' or not c %}{{ a }}{% elif d is defined %}{% endif %}\n", True),

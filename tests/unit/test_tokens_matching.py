@@ -6,7 +6,15 @@ import pytest
 
 from probe.core.matching import match_candidates
 from probe.core.model import Classification, MatchMethod, MessageKind
-from probe.core.tokens import message_id, new_token, parse_message_id, reply_to_address, subaddress_token, tokens_in
+from probe.core.tokens import (
+    message_id,
+    new_token,
+    new_tokens,
+    parse_message_id,
+    reply_to_address,
+    subaddress_token,
+    tokens_in,
+)
 
 TOKEN = "abcdefghijklmnopqrstuvwx"
 OTHER = "zyxwvutsrqponmlkjihgfedc"
@@ -19,6 +27,19 @@ def test_tokens_are_unguessable_and_fit_ids_and_addresses():
         assert len(token) == 24 and token.isalnum() and token == token.lower()
         assert parse_message_id(message_id(token, 2, "example.org")) == (token, 2)
         assert subaddress_token(reply_to_address("r+{token}@example.org", token)) == token
+
+
+def test_tokens_made_in_bulk_are_like_single_ones():
+    tokens = new_tokens(5000)
+    assert len(tokens) == len(set(tokens)) == 5000 and new_tokens(0) == []
+    for token in tokens[:50]:
+        assert len(token) == 24 and token.isalnum() and token == token.lower()
+        assert parse_message_id(message_id(token, 1, "example.org")) == (token, 1)
+    # Every letter of the base32 alphabet, about equally often (5 uniform random bits a letter).
+    letters = "".join(tokens)
+    counts = {c: letters.count(c) for c in set(letters)}
+    assert sorted(counts) == sorted("abcdefghijklmnopqrstuvwxyz234567")
+    assert min(counts.values()) > 0.8 * len(letters) / 32
 
 
 @pytest.mark.parametrize(("value", "expected"), [
