@@ -22,47 +22,16 @@ Patterns with capturing groups or back-references are left as they are (joined w
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # Characters that stand for themselves outside a class (not special to `re`).
 _SPECIAL = frozenset("\\()[]{}|.*+?^$")
 _QUANTIFIER = frozenset("?*+{")
 
 
-def split_top(pattern: str) -> list[str]:
-    """The top-level alternatives of `pattern` (``|`` outside groups and classes)."""
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1:i + 2] == "^":
-                i += 1
-            if pattern[i + 1:i + 2] == "]":
-                i += 1  # a leading "]" is a member
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return parts
-
-
-def _group_end(pattern: str, start: int) -> int:
-    """Index just past the group that opens at `start`, or -1."""
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each ``(``, ``)`` and ``|`` of `pattern` from `start` that is outside a class and not escaped:
+    its index, the character, and the group depth after it."""
     depth = 0
     i = start
     in_class = False
@@ -79,14 +48,30 @@ def _group_end(pattern: str, start: int) -> int:
             if pattern[i + 1:i + 2] == "^":
                 i += 1
             if pattern[i + 1:i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+                i += 1  # a leading "]" is a member
+        elif c in "()|":
+            depth += 1 if c == "(" else -1 if c == ")" else 0
+            yield i, c, depth
         i += 1
+
+
+def split_top(pattern: str) -> list[str]:
+    """The top-level alternatives of `pattern` (``|`` outside groups and classes)."""
+    parts: list[str] = []
+    start = 0
+    for i, c, depth in _structure(pattern):
+        if c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index just past the group that opens at `start`, or -1."""
+    for i, c, depth in _structure(pattern, start):
+        if c == ")" and depth == 0:
+            return i + 1
     return -1
 
 
