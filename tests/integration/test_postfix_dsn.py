@@ -16,22 +16,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from probe.adapters.compose import build_message
+from probe.adapters.templates import RenderedMessage
 from probe.core.classify import classify_bytes
 from probe.core.matching import match_candidates
 from probe.core.model import MatchMethod, MessageKind
+from probe.core.tokens import message_id
 from tests.fixtures.services import require_service
 from tests.fixtures.smtp_server import RecordingHandler, free_port
 
 POSTFIX = "/usr/sbin/postfix"
 DAEMONS = "/usr/lib/postfix/sbin"
 TOKEN = "abcdefghijklmnopqrstuvwx"
-OURS = f"<probe.{TOKEN}.0@probe.example>"
+OURS = message_id(TOKEN, 0, "probe.example")
 SENDER = "probe@sender.test"
 TARGET = "nobody@remote.test"
 
@@ -217,15 +220,13 @@ def _wait(condition: Callable[[], bool], what: str, server: PrivatePostfix, time
 
 
 def _send(server: PrivatePostfix) -> None:
-    msg = EmailMessage()
-    msg["From"] = f"Redaction <{SENDER}>"
-    msg["To"] = TARGET
-    msg["Subject"] = "Votre abonnement"
-    msg["Date"] = "Mon, 28 Sep 2026 09:00:00 +0200"
-    msg["Message-ID"] = OURS
-    msg.set_content("Souhaitez-vous vous abonner ? Répondez OUI ou NON.\n")
+    """Our message as probe composes it (text and HTML alternative), to TARGET through Postfix."""
+    rendered = RenderedMessage("Votre abonnement", (), "Souhaitez-vous vous abonner ? Répondez OUI ou NON.\n",
+                               "<p>Souhaitez-vous vous abonner ? Répondez <b>OUI</b> ou <b>NON</b>.</p>\n")
+    msg = build_message(rendered, from_=f"Rédaction <{SENDER}>", to=TARGET, message_id=OURS,
+                        date=datetime(2026, 9, 28, 9, 0, tzinfo=timezone(timedelta(hours=2))))
     with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
-        smtp.send_message(msg, from_addr=SENDER, to_addrs=[TARGET])
+        smtp.sendmail(SENDER, [TARGET], msg.as_bytes())
 
 
 def _notice(server: PrivatePostfix, inbox: Smtp) -> bytes:
